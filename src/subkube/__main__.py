@@ -1,0 +1,3 @@
+from subkube.cli import main
+
+main()

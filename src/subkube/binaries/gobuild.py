@@ -1,0 +1,254 @@
+"""Build upstream binaries from their Go modules with the local Go toolchain."""
+
+import asyncio
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from subkube.binaries.pins import GoModulePin, KubernetesPin
+from subkube.errors import SubkubeError
+
+OnLine = Callable[[str], None]
+
+_NETWORK_HINTS = (
+    "dial tcp",
+    "i/o timeout",
+    "no such host",
+    "connection refused",
+    "404 Not Found",
+    "410 Gone",
+    "reading https://",
+    "TLS handshake",
+)
+
+# kine's own release build (scripts/build in its repository) uses these tags for SQLite.
+KINE_TAGS = (
+    "nats,sqlite_unlock_notify,sqlite_vtable,sqlite_stat4,sqlite_preupdate_hook,"
+    "sqlite_math_functions,sqlite_dbstat,sqlite_column_metadata"
+)
+
+
+def go_binary() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise SubkubeError(
+            "the Go toolchain (`go`) is not on PATH: install Go 1.25 or newer, or point "
+            "SUBKUBE_BIN_DIR at ready-built kube-apiserver, kube-controller-manager, "
+            "kube-scheduler, kine and kwok"
+        )
+    return go
+
+
+async def run_go(
+    args: list[str],
+    *,
+    cwd: Path,
+    log: Path,
+    what: str,
+    env: dict[str, str] | None = None,
+    on_line: OnLine | None = None,
+) -> str:
+    """Run `go ARGS`, teeing output to LOG; raise a one-line SubkubeError on failure."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **(env or {})}
+    proc = await asyncio.create_subprocess_exec(
+        go_binary(),
+        *args,
+        cwd=cwd,
+        env=full_env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    with log.open("a") as fh:
+        fh.write(f"$ go {' '.join(args)}\n")
+        async for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            fh.write(line + "\n")
+            lines.append(line)
+            if on_line:
+                on_line(line)
+    code = await proc.wait()
+    if code != 0:
+        raise SubkubeError(_explain_failure(what, lines, log))
+    return "\n".join(lines)
+
+
+def _explain_failure(what: str, lines: list[str], log: Path) -> str:
+    errors = [ln for ln in lines if ln.strip()]
+    last = errors[-1].strip() if errors else "no output"
+    if any(h in ln for ln in errors for h in _NETWORK_HINTS):
+        cause = next(ln for ln in errors if any(h in ln for h in _NETWORK_HINTS)).strip()
+        return (
+            f"downloading Go modules for {what} failed ({cause}); check access to the Go "
+            f"module proxy (GOPROXY) and retry `subkube binaries install`; full log: {log}"
+        )
+    return f"go build of {what} failed ({last}); full log: {log}"
+
+
+def version_ldflags(package_prefixes: list[str], values: dict[str, str]) -> str:
+    return " ".join(
+        f"-X '{pkg}.{key}={val}'" for pkg in package_prefixes for key, val in values.items()
+    )
+
+
+def kubernetes_wrapper_gomod(pin: KubernetesPin, upstream_gomod: str) -> str:
+    """go.mod of a module that requires k8s.io/kubernetes and pins its staging modules.
+
+    k8s.io/kubernetes points its staging modules at ./staging/... with replace directives,
+    which Go ignores in a dependency; the wrapper replaces each with its published v0.X.Y tag.
+    """
+    staging = re.findall(r"^\s*(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", upstream_gomod, re.M)
+    if not staging:
+        raise SubkubeError(
+            f"k8s.io/kubernetes {pin.version} lists no staging modules in its go.mod; "
+            "pick another version in versions.toml"
+        )
+    go_line = re.search(r"^go\s+(\S+)", upstream_gomod, re.M)
+    godebug = re.findall(r"^godebug\s+.*$", upstream_gomod, re.M)
+    out = [
+        "module subkube.local/toolchain/kubernetes",
+        "",
+        f"go {go_line.group(1) if go_line else '1.25'}",
+        "",
+        *godebug,
+        "",
+        f"require k8s.io/kubernetes {pin.version}",
+        "",
+        "replace (",
+        *(f"\t{m} => {m} {pin.staging_version}" for m in sorted(set(staging))),
+        ")",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def kubernetes_ldflags(pin: KubernetesPin) -> str:
+    """The -X flags Kubernetes' own hack/lib/version.sh sets, so --version prints the release."""
+    major, minor, _ = pin.version.lstrip("v").split(".")
+    values = {
+        "gitVersion": pin.version,
+        "gitMajor": major,
+        "gitMinor": minor,
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+    }
+    prefixes = ["k8s.io/client-go/pkg/version", "k8s.io/component-base/version"]
+    return "-s -w " + version_ldflags(prefixes, values)
+
+
+async def build_kubernetes(
+    pin: KubernetesPin, build_root: Path, out_dir: Path, on_line: OnLine | None = None
+) -> None:
+    work = build_root / f"kubernetes-{pin.version}"
+    work.mkdir(parents=True, exist_ok=True)
+    log = build_root / "logs" / f"kubernetes-{pin.version}.log"
+    log.unlink(missing_ok=True)
+    info = await run_go(
+        ["mod", "download", "-json", f"k8s.io/kubernetes@{pin.version}"],
+        cwd=work,
+        log=log,
+        what=f"k8s.io/kubernetes {pin.version}",
+    )
+    gomod_path = re.search(r'"GoMod":\s*"([^"]+)"', info)
+    if gomod_path is None:
+        raise SubkubeError(f"`go mod download` did not return k8s.io/kubernetes's go.mod: {log}")
+    upstream = Path(gomod_path.group(1)).read_text()
+    (work / "go.mod").write_text(kubernetes_wrapper_gomod(pin, upstream))
+    (work / "go.sum").touch()
+    pkgs = [f"k8s.io/kubernetes/cmd/{name}" for name in pin.binaries]
+    await run_go(
+        ["get", *(f"{p}@{pin.version}" for p in pkgs)],
+        cwd=work,
+        log=log,
+        what=f"k8s.io/kubernetes {pin.version}",
+        on_line=on_line,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    await run_go(
+        [
+            "build",
+            "-v",
+            "-trimpath",
+            "-ldflags",
+            kubernetes_ldflags(pin),
+            "-o",
+            f"{out_dir}/",
+            *pkgs,
+        ],
+        cwd=work,
+        log=log,
+        what=f"Kubernetes {pin.version} ({', '.join(pin.binaries)})",
+        env={"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod -buildvcs=false"},
+        on_line=on_line,
+    )
+
+
+async def go_install(
+    pin: GoModulePin,
+    package: str,
+    build_root: Path,
+    out_dir: Path,
+    *,
+    ldflags: str,
+    tags: str = "",
+    cgo: bool = False,
+    env: dict[str, str] | None = None,
+    on_line: OnLine | None = None,
+) -> None:
+    """`go install PACKAGE@VERSION` into OUT_DIR: for modules without replace directives."""
+    log = build_root / "logs" / f"{package.rsplit('/', 1)[-1]}-{pin.version}.log"
+    log.unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args = ["install", "-v", "-trimpath", "-ldflags", ldflags]
+    if tags:
+        args += ["-tags", tags]
+    await run_go(
+        [*args, f"{package}@{pin.version}"],
+        cwd=build_root,
+        log=log,
+        what=f"{pin.module} {pin.version}",
+        env={
+            "GOBIN": str(out_dir),
+            "CGO_ENABLED": "1" if cgo else "0",
+            "GOFLAGS": "-buildvcs=false",
+            **(env or {}),
+        },
+        on_line=on_line,
+    )
+
+
+async def build_kine(
+    pin: GoModulePin, build_root: Path, out_dir: Path, on_line: OnLine | None = None
+) -> None:
+    if shutil.which(os.environ.get("CC", "cc")) is None:
+        raise SubkubeError(
+            "kine needs a C compiler for its SQLite driver (CGO): install gcc (apt-get install "
+            "gcc) or set CC"
+        )
+    ldflags = "-s -w " + version_ldflags(
+        ["github.com/k3s-io/kine/pkg/version"], {"Version": pin.version, "GitCommit": pin.version}
+    )
+    await go_install(
+        pin,
+        pin.module,
+        build_root,
+        out_dir,
+        ldflags=ldflags,
+        tags=KINE_TAGS,
+        cgo=True,
+        env={"CGO_CFLAGS": "-DSQLITE_ENABLE_DBSTAT_VTAB=1 -DSQLITE_USE_ALLOCA=1"},
+        on_line=on_line,
+    )
+
+
+async def build_kwok(
+    pin: GoModulePin, build_root: Path, out_dir: Path, on_line: OnLine | None = None
+) -> None:
+    ldflags = "-s -w " + version_ldflags(["sigs.k8s.io/kwok/pkg/consts"], {"Version": pin.version})
+    await go_install(
+        pin, f"{pin.module}/cmd/kwok", build_root, out_dir, ldflags=ldflags, on_line=on_line
+    )

@@ -1,0 +1,60 @@
+"""The `subkube` command."""
+
+import sys
+
+import typer
+
+from subkube import __version__, log
+from subkube.cli import binaries, host
+from subkube.cli.output import console_err
+from subkube.errors import SubkubeError
+
+app = typer.Typer(
+    name="subkube",
+    help="Virtual Kubernetes clusters inside one namespace of a host cluster.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(binaries.app, name="binaries")
+app.add_typer(host.app, name="host")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"subkube {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More logs: -v info, -vv debug."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the subkube version."
+    ),
+) -> None:
+    log.configure(verbose)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except SubkubeError as exc:
+        console_err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console_err.print("interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click's usage errors arrive here with standalone_mode off
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

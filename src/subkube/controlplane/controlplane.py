@@ -1,0 +1,220 @@
+"""A Kubernetes control plane as supervised child processes: store, API server,
+controller-manager and, for host clusters, the scheduler."""
+
+import asyncio
+import logging
+import ssl
+from pathlib import Path
+from types import TracebackType
+
+from subkube.binaries.catalog import locate
+from subkube.controlplane import apiserver, controller_manager, etcd, kine, kubeconfig, scheduler
+from subkube.controlplane.health import ComponentFailed, wait_tcp, wait_until_healthy
+from subkube.controlplane.pki import ADMIN, CONTROLLER_MANAGER, PKI, SCHEDULER, ensure_pki
+from subkube.controlplane.process import Process, port_in_use
+from subkube.controlplane.spec import ControlPlaneSpec, assign_ports
+from subkube.log import kv
+
+log = logging.getLogger(__name__)
+
+
+class ControlPlane:
+    def __init__(self, spec: ControlPlaneSpec) -> None:
+        self.spec = spec
+        self.processes: list[Process] = []
+        self.ports: dict[str, int] = {}
+        self._pki: PKI | None = None
+
+    @property
+    def pki(self) -> PKI:
+        assert self._pki is not None, "start() first"
+        return self._pki
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.ports['apiserver']}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.spec.admin_kubeconfig
+
+    def component_kubeconfig(self, stem: str) -> Path:
+        return self.spec.data_dir / f"{stem}.kubeconfig"
+
+    async def __aenter__(self) -> "ControlPlane":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def _process(self, name: str, argv: list[str]) -> Process:
+        proc = Process(name, argv, self.spec.log_dir / f"{name}.log", cwd=self.spec.data_dir)
+        self.processes.append(proc)
+        return proc
+
+    def _check_port(self, component: str, port: int) -> None:
+        if port_in_use(port):
+            raise ComponentFailed(
+                component,
+                f"cannot start: port {port} on 127.0.0.1 is already "
+                "in use (stop what holds it or choose another port)",
+                "",
+                str(self.spec.log_dir / f"{component}.log"),
+            )
+
+    async def start(self) -> None:
+        """Start every component in order and wait for each to be healthy; on any failure stop
+        what was started and raise an error naming the component."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        s = self.spec
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ports = ports = assign_ports(s)
+        self._pki = pki = await asyncio.to_thread(
+            ensure_pki,
+            s.pki_dir,
+            service_cidr=s.service_cidr,
+            cluster_domain=s.cluster_domain,
+            extra_sans=s.extra_sans,
+        )
+        self._write_kubeconfigs(pki)
+        timeout = s.startup_timeout
+
+        if s.store == "kine":
+            self._check_port("kine", ports["store"])
+            self._check_port("kine", ports["store_metrics"])
+            store = self._process(
+                "kine",
+                kine.argv(locate("kine"), s.data_dir, ports["store"], ports["store_metrics"]),
+            )
+            (s.data_dir / "kine").mkdir(exist_ok=True)
+            await store.start()
+            await wait_tcp(store, "127.0.0.1", ports["store"], timeout=timeout)
+        else:
+            for key in ("store", "store_peer", "store_metrics"):
+                self._check_port("etcd", ports[key])
+            store = self._process(
+                "etcd",
+                etcd.argv(
+                    locate("etcd"),
+                    s.data_dir,
+                    s.name,
+                    ports["store"],
+                    ports["store_peer"],
+                    ports["store_metrics"],
+                ),
+            )
+            await store.start()
+            await wait_until_healthy(
+                store, etcd.health_url(ports["store"]), timeout=timeout, expect='"health":"true"'
+            )
+
+        self._check_port("kube-apiserver", ports["apiserver"])
+        api = self._process(
+            "kube-apiserver",
+            apiserver.argv(
+                locate("kube-apiserver"),
+                apiserver.flags(
+                    pki=pki,
+                    port=ports["apiserver"],
+                    store_url=f"http://127.0.0.1:{ports['store']}",
+                    service_cidr=s.service_cidr,
+                    cluster_domain=s.cluster_domain,
+                    extra=s.apiserver_extra_args,
+                ),
+            ),
+        )
+        await api.start()
+        await wait_until_healthy(
+            api,
+            f"{self.server}/readyz",
+            timeout=timeout,
+            verify=self.ssl_context(),
+            cert=(str(pki.client(ADMIN).cert), str(pki.client(ADMIN).key)),
+        )
+
+        self._check_port("kube-controller-manager", ports["controller_manager"])
+        kcm = self._process(
+            "kube-controller-manager",
+            apiserver.argv(
+                locate("kube-controller-manager"),
+                controller_manager.flags(
+                    pki=pki,
+                    kubeconfig=self.component_kubeconfig(CONTROLLER_MANAGER.file_stem),
+                    port=ports["controller_manager"],
+                    cert_dir=s.data_dir / "controller-manager",
+                    service_cidr=s.service_cidr,
+                    cluster_cidr=s.cluster_cidr,
+                    controllers=s.controllers,
+                    name=s.name,
+                    extra=s.controller_manager_extra_args,
+                ),
+            ),
+        )
+        await kcm.start()
+        waits = [
+            wait_until_healthy(
+                kcm, controller_manager.health_url(ports["controller_manager"]), timeout=timeout
+            )
+        ]
+        if s.scheduler:
+            self._check_port("kube-scheduler", ports["scheduler"])
+            sched = self._process(
+                "kube-scheduler",
+                apiserver.argv(
+                    locate("kube-scheduler"),
+                    scheduler.flags(
+                        kubeconfig=self.component_kubeconfig(SCHEDULER.file_stem),
+                        port=ports["scheduler"],
+                        cert_dir=s.data_dir / "scheduler",
+                    ),
+                ),
+            )
+            await sched.start()
+            waits.append(
+                wait_until_healthy(sched, scheduler.health_url(ports["scheduler"]), timeout=timeout)
+            )
+        await asyncio.gather(*waits)
+        log.info("control plane ready", extra=kv(name=s.name, server=self.server))
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.pki.ca.cert))
+
+    def _write_kubeconfigs(self, pki: PKI) -> None:
+        for who, path in (
+            (ADMIN, self.kubeconfig),
+            (CONTROLLER_MANAGER, self.component_kubeconfig(CONTROLLER_MANAGER.file_stem)),
+            (SCHEDULER, self.component_kubeconfig(SCHEDULER.file_stem)),
+        ):
+            kubeconfig.write(
+                path,
+                kubeconfig.build(
+                    server=self.server,
+                    ca_cert=pki.ca.cert,
+                    client=pki.client(who),
+                    cluster=self.spec.name,
+                    user=who.user,
+                    context=self.spec.name,
+                ),
+            )
+
+    def add_process(self, name: str, argv: list[str]) -> Process:
+        """Supervise one more component (kwok on a host) alongside the control plane."""
+        return self._process(name, argv)
+
+    def failed(self) -> list[Process]:
+        return [p for p in self.processes if p.returncode is not None]
+
+    async def stop(self) -> None:
+        """Stop in reverse start order, so the store outlives its clients."""
+        for proc in reversed(self.processes):
+            await proc.stop()
+        self.processes.clear()

@@ -1,0 +1,15 @@
+"""kine: an etcd API in front of SQLite (the default store)."""
+
+from pathlib import Path
+
+
+def argv(binary: Path, data_dir: Path, port: int, metrics_port: int) -> list[str]:
+    db = data_dir / "kine" / "state.db"
+    # The same SQLite options kine uses for its own default database.
+    dsn = f"sqlite://{db}?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
+    return [
+        str(binary),
+        f"--endpoint={dsn}",
+        f"--listen-address=127.0.0.1:{port}",
+        f"--metrics-bind-address=127.0.0.1:{metrics_port}",
+    ]

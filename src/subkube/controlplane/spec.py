@@ -1,0 +1,82 @@
+"""What a control plane is asked to be, and the ports it was given."""
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from subkube.controlplane.process import free_port, port_in_use
+
+Store = Literal["kine", "etcd"]
+
+
+@dataclass
+class ControlPlaneSpec:
+    name: str
+    data_dir: Path
+    store: Store = "kine"
+    service_cidr: str = "10.96.0.0/12"
+    cluster_cidr: str = "10.244.0.0/16"
+    cluster_domain: str = "cluster.local"
+    scheduler: bool = False
+    # The controller-manager's --controllers: a vcluster removes the ones that belong to the host.
+    controllers: list[str] = field(default_factory=lambda: ["*"])
+    extra_sans: list[str] = field(default_factory=list)
+    apiserver_extra_args: dict[str, str] = field(default_factory=dict)
+    controller_manager_extra_args: dict[str, str] = field(default_factory=dict)
+    # 0 means "any free port"; whatever is chosen is remembered in ports.json for restarts.
+    ports: dict[str, int] = field(default_factory=dict)
+    startup_timeout: float = 120.0
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.data_dir / "admin.kubeconfig"
+
+
+PORT_NAMES = (
+    "apiserver",
+    "store",
+    "store_peer",
+    "store_metrics",
+    "controller_manager",
+    "scheduler",
+)
+
+
+def assign_ports(spec: ControlPlaneSpec) -> dict[str, int]:
+    """Ports for every component: asked-for ones as given, else the ones used last time if they
+    are still free (an etcd member's peer URL must not change), else fresh free ports."""
+    remembered_path = spec.data_dir / "ports.json"
+    try:
+        remembered = json.loads(remembered_path.read_text())
+    except (OSError, ValueError):
+        remembered = {}
+    ports: dict[str, int] = {}
+    for name in PORT_NAMES:
+        asked = spec.ports.get(name, 0)
+        if asked:
+            ports[name] = asked
+        elif isinstance(remembered.get(name), int) and not port_in_use(remembered[name]):
+            ports[name] = remembered[name]
+        else:
+            port = free_port()
+            while port in ports.values():
+                port = free_port()
+            ports[name] = port
+    remembered_path.parent.mkdir(parents=True, exist_ok=True)
+    remembered_path.write_text(json.dumps(ports, indent=2))
+    return ports
+
+
+def spec_summary(spec: ControlPlaneSpec) -> dict[str, object]:
+    data = asdict(spec)
+    data["data_dir"] = str(spec.data_dir)
+    return data
