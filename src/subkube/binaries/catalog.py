@@ -58,16 +58,16 @@ def candidate_paths(name: str) -> list[Path]:
     return [d / name for d in dirs]
 
 
-def find(name: str) -> Path | None:
+def find(name: str, *, executable: bool = True) -> Path | None:
     for path in candidate_paths(name):
-        if path.is_file() and os.access(path, os.X_OK):
+        if path.is_file() and (not executable or os.access(path, os.X_OK)):
             return path
     return None
 
 
-def locate(name: str) -> Path:
-    """The path of an installed binary, or an error that says how to install it."""
-    path = find(name)
+def locate(name: str, *, executable: bool = True) -> Path:
+    """The path of an installed binary (or data file), or an error that says how to install it."""
+    path = find(name, executable=executable)
     if path is None:
         looked = ", ".join(str(p) for p in candidate_paths(name))
         raise SubkubeError(

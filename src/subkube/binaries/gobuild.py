@@ -21,6 +21,8 @@ _NETWORK_HINTS = (
     "410 Gone",
     "reading https://",
     "TLS handshake",
+    "GOPROXY=off",
+    "GOFLAGS=-mod=vendor",
 )
 
 # kine's own release build (scripts/build in its repository) uses these tags for SQLite.
@@ -53,6 +55,9 @@ async def run_go(
     """Run `go ARGS`, teeing output to LOG; raise a one-line SubkubeError on failure."""
     log.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {})}
+    # Keep the user's own GOFLAGS (say -modcacherw) and add ours.
+    if env and "GOFLAGS" in env:
+        full_env["GOFLAGS"] = f"{os.environ.get('GOFLAGS', '')} {env['GOFLAGS']}".strip()
     proc = await asyncio.create_subprocess_exec(
         go_binary(),
         *args,
@@ -245,6 +250,12 @@ async def build_kine(
     )
 
 
+KWOK_STAGES_FILE = "kwok-stages.yaml"
+# kwok does nothing without Stage objects; these are the ones its own kwokctl applies by
+# default (nodes become Ready and renew leases, pods become Running and are removed on delete).
+KWOK_STAGE_SETS = ("node/fast", "node/heartbeat-with-lease", "pod/fast")
+
+
 async def build_kwok(
     pin: GoModulePin, build_root: Path, out_dir: Path, on_line: OnLine | None = None
 ) -> None:
@@ -252,3 +263,27 @@ async def build_kwok(
     await go_install(
         pin, f"{pin.module}/cmd/kwok", build_root, out_dir, ldflags=ldflags, on_line=on_line
     )
+    log = build_root / "logs" / f"kwok-{pin.version}.log"
+    info = await run_go(
+        ["mod", "download", "-json", f"{pin.module}@{pin.version}"],
+        cwd=build_root,
+        log=log,
+        what=f"{pin.module} {pin.version}",
+    )
+    found = re.search(r'"Dir":\s*"([^"]+)"', info)
+    if found is None:
+        raise SubkubeError(f"`go mod download` did not return the kwok source dir: {log}")
+    (out_dir / KWOK_STAGES_FILE).write_text(kwok_stages(Path(found.group(1))))
+
+
+def kwok_stages(module_dir: Path) -> str:
+    """Concatenate the default stage sets, in the order their kustomizations list them."""
+    docs = []
+    for stage_set in KWOK_STAGE_SETS:
+        base = module_dir / "kustomize" / "stage" / stage_set
+        kustomization = (base / "kustomization.yaml").read_text()
+        for name in re.findall(r"^\s*-\s*(\S+\.yaml)\s*$", kustomization, re.M):
+            docs.append((base / name).read_text().strip())
+    if not docs:
+        raise SubkubeError(f"no kwok stages found under {module_dir}/kustomize/stage")
+    return "\n---\n".join(docs) + "\n"

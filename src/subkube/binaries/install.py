@@ -79,10 +79,16 @@ def _user_provides(s: BinarySpec) -> Path | None:
     return None
 
 
+# Data files a group installs beside its binaries.
+_DATA_FILES = {"kwok": [gobuild.KWOK_STAGES_FILE]}
+
+
 def _group_current(
     pins: Pins, source: str, members: list[BinarySpec], manifest: dict[str, str]
 ) -> bool:
     if manifest.get(source) != pin_key(pins, source):
+        return False
+    if not all((cache_bin_dir() / f).is_file() for f in _DATA_FILES.get(source, [])):
         return False
     return all(version_matches(s, read_version(cache_bin_dir() / s.name, s)) for s in members)
 

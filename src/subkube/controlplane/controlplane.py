@@ -134,11 +134,7 @@ class ControlPlane:
         )
         await api.start()
         await wait_until_healthy(
-            api,
-            f"{self.server}/readyz",
-            timeout=timeout,
-            verify=self.ssl_context(),
-            cert=(str(pki.client(ADMIN).cert), str(pki.client(ADMIN).key)),
+            api, f"{self.server}/readyz", timeout=timeout, verify=self.ssl_context(client=True)
         )
 
         self._check_port("kube-controller-manager", ports["controller_manager"])
@@ -185,8 +181,13 @@ class ControlPlane:
         await asyncio.gather(*waits)
         log.info("control plane ready", extra=kv(name=s.name, server=self.server))
 
-    def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.pki.ca.cert))
+    def ssl_context(self, *, client: bool = False) -> ssl.SSLContext:
+        """Trusts this control plane's CA; with CLIENT, also presents the admin certificate."""
+        ctx = ssl.create_default_context(cafile=str(self.pki.ca.cert))
+        if client:
+            admin = self.pki.client(ADMIN)
+            ctx.load_cert_chain(str(admin.cert), str(admin.key))
+        return ctx
 
     def _write_kubeconfigs(self, pki: PKI) -> None:
         for who, path in (

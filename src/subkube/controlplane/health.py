@@ -26,13 +26,12 @@ async def wait_until_healthy(
     *,
     timeout: float,
     verify: ssl.SSLContext | bool = False,
-    cert: tuple[str, str] | None = None,
     expect: str | None = None,
 ) -> None:
     """Poll URL until it returns 200 (and contains EXPECT); fail if PROC exits or time runs out."""
     deadline = time.monotonic() + timeout
     last = "no answer yet"
-    async with httpx.AsyncClient(verify=verify, cert=cert, timeout=2.0) as client:
+    async with httpx.AsyncClient(verify=verify, timeout=2.0) as client:
         while time.monotonic() < deadline:
             if not proc.running:
                 raise ComponentFailed(

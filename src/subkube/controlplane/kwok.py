@@ -8,13 +8,15 @@ MANAGED_ANNOTATION = "kwok.x-k8s.io/node"
 MANAGED_VALUE = "fake"
 
 
-def argv(binary: Path, kubeconfig: Path, server_port: int, pod_cidr: str) -> list[str]:
+def argv(
+    binary: Path, stages: Path, kubeconfig: Path, server_port: int, pod_cidr: str
+) -> list[str]:
     return [
         str(binary),
+        f"--config={stages}",
         f"--kubeconfig={kubeconfig}",
         "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={MANAGED_ANNOTATION}={MANAGED_VALUE}",
-        "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
         f"--cidr={pod_cidr}",
         "--node-ip=127.0.0.1",
         f"--server-address=127.0.0.1:{server_port}",

@@ -22,6 +22,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from subkube import log as sklog
 from subkube.binaries.catalog import locate
+from subkube.binaries.gobuild import KWOK_STAGES_FILE
 from subkube.controlplane import kwok
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.health import wait_until_healthy
@@ -90,7 +91,14 @@ class HostDaemon:
         await self.cp.start()
         kwok_port = free_port()
         self.kwok = self.cp.add_process(
-            "kwok", kwok.argv(locate("kwok"), self.cp.kubeconfig, kwok_port, self.spec.cluster_cidr)
+            "kwok",
+            kwok.argv(
+                locate("kwok"),
+                locate(KWOK_STAGES_FILE, executable=False),
+                self.cp.kubeconfig,
+                kwok_port,
+                self.spec.cluster_cidr,
+            ),
         )
         await self.kwok.start()
         await wait_until_healthy(

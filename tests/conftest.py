@@ -1,0 +1,52 @@
+"""Shared fixtures: real binaries from the cache, isolated state dirs, real kubectl."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from subkube.binaries.catalog import find
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Local hosts made by a test live in its own tmp dir, never in the user's."""
+    d = tmp_path / "state"
+    monkeypatch.setenv("SUBKUBE_STATE_DIR", str(d))
+    return d
+
+
+def require_binary(name: str) -> Path:
+    path = find(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: run `make setup` first")
+    return path
+
+
+def kubectl(
+    kubeconfig: Path, *args: str, check: bool = True, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(require_binary("kubectl")), f"--kubeconfig={kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+    )
+
+
+def subkube(
+    *args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it: a separate process."""
+    venv_bin = Path(sys.executable).parent
+    return subprocess.run(
+        [str(venv_bin / "subkube"), *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
