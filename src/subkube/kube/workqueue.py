@@ -1,0 +1,133 @@
+"""A de-duplicating work queue with per-key exponential backoff (client-go's semantics).
+
+A key is never handed to two workers at once: a key added while it is being processed is
+queued again when its worker calls done().
+"""
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+class ShutDown(Exception):
+    """The queue was shut down; workers should return."""
+
+
+class WorkQueue(Generic[K]):
+    def __init__(self, *, base_delay: float = 0.005, max_delay: float = 300.0) -> None:
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._queue: deque[K] = deque()
+        self._dirty: set[K] = set()
+        self._processing: set[K] = set()
+        self._failures: dict[K, int] = {}
+        self._timers: dict[K, asyncio.TimerHandle] = {}
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._shutdown = False
+        self.adds = 0
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    @property
+    def processing(self) -> int:
+        return len(self._processing)
+
+    def add(self, key: K) -> None:
+        if self._shutdown or key in self._dirty:
+            return
+        self.adds += 1
+        self._dirty.add(key)
+        if key not in self._processing:
+            self._queue.append(key)
+            self._wake()
+
+    def add_after(self, key: K, delay: float) -> None:
+        if self._shutdown:
+            return
+        if delay <= 0:
+            self.add(key)
+            return
+        loop = asyncio.get_running_loop()
+        existing = self._timers.get(key)
+        when = loop.time() + delay
+        if existing is not None and existing.when() <= when:
+            return
+        if existing is not None:
+            existing.cancel()
+        self._timers[key] = loop.call_at(when, self._fire, key)
+
+    def _fire(self, key: K) -> None:
+        self._timers.pop(key, None)
+        self.add(key)
+
+    def add_rate_limited(self, key: K) -> float:
+        """Requeue after an exponentially growing delay; returns the delay."""
+        failures = self._failures.get(key, 0)
+        self._failures[key] = failures + 1
+        delay = min(self.base_delay * (2**failures), self.max_delay)
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: K) -> None:
+        self._failures.pop(key, None)
+
+    def failures(self, key: K) -> int:
+        return self._failures.get(key, 0)
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def get(self) -> K:
+        """The next key; raises ShutDown once the queue is shut down."""
+        while not self._queue:
+            if self._shutdown:
+                raise ShutDown
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                # Pass a wake-up we may have consumed on to another worker.
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()
+                raise
+        if self._shutdown:
+            raise ShutDown
+        key = self._queue.popleft()
+        self._processing.add(key)
+        self._dirty.discard(key)
+        return key
+
+    def done(self, key: K) -> None:
+        self._processing.discard(key)
+        if key in self._dirty:
+            self._queue.append(key)
+            self._wake()
+
+    def shutdown(self) -> None:
+        self._shutdown = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_idle(self, timeout: float = 30.0) -> bool:
+        """True once nothing is queued, processing or waiting on a timer (tests, resync)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._queue and not self._processing and not self._timers:
+                return True
+            await asyncio.sleep(0.01)
+        return False
