@@ -1,0 +1,152 @@
+"""List + watch with a local cache: the syncer's view of one resource on one cluster.
+
+Relists on 410 Gone, follows bookmarks, reconnects with backoff from the last resourceVersion,
+and reports every change (including those a relist discovers) to its handlers.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from subkube.kube.resource import Resource, key_of
+from subkube.kube.rest import TRANSIENT, ApiError, Kube, Obj
+from subkube.log import kv
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+# (event type "ADDED" | "MODIFIED" | "DELETED", the object now (or last seen, when deleted))
+Handler = Callable[[str, Obj], None]
+
+
+class Informer:
+    def __init__(
+        self,
+        kube: Kube,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        name: str = "",
+        watch_timeout: int = 300,
+    ) -> None:
+        self.kube = kube
+        self.resource = resource
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.name = name or resource.plural
+        self.watch_timeout = watch_timeout
+        self.cache: dict[Key, Obj] = {}
+        self.handlers: list[Handler] = []
+        self.synced = asyncio.Event()
+        self.resource_version = ""
+        self.relists = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def add_handler(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+
+    def get(self, namespace: str, name: str) -> Obj | None:
+        return self.cache.get((namespace, name))
+
+    def items(self) -> list[Obj]:
+        return list(self.cache.values())
+
+    def _emit(self, event: str, obj: Obj) -> None:
+        for handler in self.handlers:
+            try:
+                handler(event, obj)
+            except Exception:
+                log.exception("informer handler failed", extra=kv(informer=self.name))
+
+    async def relist(self) -> None:
+        page = await self.kube.list(
+            self.resource, self.namespace, label_selector=self.label_selector
+        )
+        fresh: dict[Key, Obj] = {}
+        for item in page.get("items", []):
+            item.setdefault("apiVersion", self.resource.api_version)
+            item.setdefault("kind", self.resource.kind)
+            fresh[key_of(item)] = item
+        old = self.cache
+        self.cache = fresh
+        self.resource_version = page.get("metadata", {}).get("resourceVersion", "")
+        self.relists += 1
+        for key, obj in fresh.items():
+            before = old.get(key)
+            if before is None:
+                self._emit("ADDED", obj)
+            elif before.get("metadata", {}).get("resourceVersion") != obj["metadata"].get(
+                "resourceVersion"
+            ):
+                self._emit("MODIFIED", obj)
+        for key, obj in old.items():
+            if key not in fresh:
+                self._emit("DELETED", obj)
+        self.synced.set()
+
+    async def _watch_once(self) -> None:
+        async for event in self.kube.watch(
+            self.resource,
+            self.namespace,
+            resource_version=self.resource_version,
+            label_selector=self.label_selector,
+            timeout_seconds=self.watch_timeout,
+        ):
+            kind = event.get("type")
+            obj: Any = event.get("object") or {}
+            if kind == "ERROR":
+                code = obj.get("code")
+                raise ApiError(int(code or 500), obj, "WATCH", self.resource.path(self.namespace))
+            rv = obj.get("metadata", {}).get("resourceVersion", "")
+            if kind == "BOOKMARK":
+                self.resource_version = rv or self.resource_version
+                continue
+            key = key_of(obj)
+            if kind == "DELETED":
+                last = self.cache.pop(key, obj)
+                self._emit("DELETED", obj if obj.get("metadata") else last)
+            elif kind in ("ADDED", "MODIFIED"):
+                self.cache[key] = obj
+                self._emit(kind, obj)
+            self.resource_version = rv or self.resource_version
+
+    async def run(self) -> None:
+        backoff = 0.2
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    await self.relist()
+                    need_list = False
+                await self._watch_once()
+                backoff = 0.2
+            except ApiError as exc:
+                if exc.gone:
+                    log.info("resourceVersion too old, relisting", extra=kv(informer=self.name))
+                    need_list = True
+                    continue
+                log.warning("watch failed", extra=kv(informer=self.name, error=str(exc)))
+                need_list = need_list or exc.status >= 500
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+            except TRANSIENT as exc:
+                log.info(
+                    "watch interrupted, reconnecting",
+                    extra=kv(informer=self.name, error=type(exc).__name__),
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+
+    def start(self) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self.run(), name=f"informer-{self.name}")
+        return self._task
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
