@@ -135,3 +135,36 @@ def owner_reference(service: dict[str, Any]) -> dict[str, Any]:
         "controller": False,
         "blockOwnerDeletion": False,
     }
+
+
+# Annotations that describe how an object was applied inside; they mean nothing on the host
+# and can be large.
+_DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+def host_metadata(
+    vobj: dict[str, Any],
+    *,
+    kind: str,
+    vcluster: str,
+    host_namespace: str,
+    owner: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """metadata of the host copy of a namespaced virtual object."""
+    meta = vobj.get("metadata", {})
+    namespace = meta.get("namespace", "")
+    annotations = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if k not in _DROPPED_ANNOTATIONS and not k.startswith(DOMAIN + "/")
+    }
+    annotations.update(owner_annotations(vobj, kind))
+    out: dict[str, Any] = {
+        "name": host_name(meta["name"], namespace, vcluster),
+        "namespace": host_namespace,
+        "labels": host_labels(meta.get("labels"), vcluster=vcluster, namespace=namespace),
+        "annotations": annotations,
+    }
+    if owner is not None:
+        out["ownerReferences"] = [owner]
+    return out

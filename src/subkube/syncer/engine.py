@@ -1,0 +1,285 @@
+"""The generic two-sided reconcile loop.
+
+For each key (virtual namespace, name):
+  - virtual exists, host missing      -> create the host object
+  - both exist                        -> update host from virtual, copy status host -> virtual
+  - host exists, virtual gone, ours   -> delete the host object
+  - host records another virtual UID  -> stale: delete it, then create anew
+A kind (see syncer/resources/*/syncer.py) says which resource, which translate functions,
+and the few hooks where it differs; everything else lives here.
+"""
+
+import asyncio
+import contextlib
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from subkube.kube.informer import Informer, Key
+from subkube.kube.resource import Resource
+from subkube.kube.rest import TRANSIENT, ApiError, Obj
+from subkube.kube.workqueue import ShutDown, WorkQueue
+from subkube.log import kv
+from subkube.syncer import merge, names
+from subkube.syncer.context import SyncContext
+
+log = logging.getLogger(__name__)
+
+
+class Kind:
+    """One synced kind. Subclasses set `resource` and implement `to_host`."""
+
+    name = ""
+    resource: Resource
+    workers = 10
+    # Top-level fields of the host object that we own and put back when others edit them.
+    owned_fields: tuple[str, ...] = ()
+
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+
+    def wanted(self, vobj: Obj) -> bool:
+        """Whether this virtual object should exist on the host."""
+        return True
+
+    def to_host(self, vobj: Obj) -> Obj:
+        raise NotImplementedError
+
+    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
+        """A merge patch for the host object, or None when it already matches."""
+        patch: Obj = {}
+        for f in self.owned_fields:
+            if desired.get(f) != actual.get(f):
+                patch[f] = desired.get(f)
+        return patch or None
+
+    def virtual_update(self, vobj: Obj, hobj: Obj) -> Obj | None:
+        """What flows back to the virtual object (status), as a full object to PUT, or None."""
+        return None
+
+    async def prepare(self, vobj: Obj, desired: Obj) -> Obj:
+        """Last step before create (pods mint tokens here)."""
+        return desired
+
+    async def host_missing(self, vobj: Obj) -> bool:
+        """The host object is gone although the virtual one exists. True: handled here,
+        do not recreate (pods: the host deleted the pod, so the virtual pod goes too)."""
+        return False
+
+    async def virtual_deleting(self, vobj: Obj, hobj: Obj | None) -> bool:
+        """The virtual object has a deletionTimestamp. True: handled (skip normal sync)."""
+        return False
+
+    def watches(self) -> list[tuple[Resource, str]]:
+        """Extra virtual resources whose changes requeue this kind (kind-specific mapping)."""
+        return []
+
+
+@dataclass
+class Stats:
+    reconciles: int = 0
+    errors: int = 0
+    creates: int = 0
+    updates: int = 0
+    deletes: int = 0
+    status_updates: int = 0
+    seconds: float = 0.0
+    last_error: str = ""
+    per_error: dict[str, int] = field(default_factory=dict)
+
+
+class KindEngine:
+    def __init__(self, kind: Kind, *, resync_period: float = 300.0) -> None:
+        self.kind = kind
+        self.ctx = kind.ctx
+        self.resync_period = resync_period
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.stats = Stats()
+        res = kind.resource
+        self.virtual = Informer(self.ctx.virtual, res, name=f"virtual-{res.plural}")
+        self.host = Informer(
+            self.ctx.host,
+            res,
+            namespace=self.ctx.host_namespace,
+            label_selector=self.ctx.managed_selector,
+            name=f"host-{res.plural}",
+        )
+        self.virtual.add_handler(lambda _t, obj: self._enqueue_virtual(obj))
+        self.host.add_handler(lambda _t, obj: self._enqueue_host(obj))
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _enqueue_virtual(self, obj: Obj) -> None:
+        meta = obj.get("metadata", {})
+        self.queue.add((meta.get("namespace", ""), meta.get("name", "")))
+
+    def _enqueue_host(self, obj: Obj) -> None:
+        key = names.virtual_key(obj)
+        if key is not None:
+            self.queue.add(key)
+
+    def enqueue_all(self) -> None:
+        for obj in self.virtual.items():
+            self._enqueue_virtual(obj)
+        for obj in self.host.items():
+            self._enqueue_host(obj)
+
+    async def start(self) -> None:
+        self._tasks += [self.virtual.start(), self.host.start()]
+        await asyncio.gather(self.virtual.synced.wait(), self.host.synced.wait())
+        self.enqueue_all()
+        self._tasks += [
+            asyncio.create_task(self._worker(), name=f"{self.kind.name}-worker-{i}")
+            for i in range(self.kind.workers)
+        ]
+        self._tasks.append(asyncio.create_task(self._resync(), name=f"{self.kind.name}-resync"))
+
+    async def stop(self) -> None:
+        self.queue.shutdown()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_period)
+            self.enqueue_all()
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            started = time.monotonic()
+            try:
+                await self.reconcile(key)
+                self.queue.forget(key)
+            except (ApiError, *TRANSIENT) as exc:
+                self._failed(key, exc)
+            except Exception as exc:  # a bug in one kind must not stop the other keys
+                log.exception("reconcile crashed", extra=kv(kind=self.kind.name, key=key))
+                self._failed(key, exc)
+            finally:
+                self.stats.reconciles += 1
+                self.stats.seconds += time.monotonic() - started
+                self.queue.done(key)
+
+    def _failed(self, key: Key, exc: BaseException) -> None:
+        self.stats.errors += 1
+        self.stats.last_error = str(exc)
+        name = type(exc).__name__
+        self.stats.per_error[name] = self.stats.per_error.get(name, 0) + 1
+        conflict = isinstance(exc, ApiError) and exc.conflict
+        delay = self.queue.add_rate_limited(key)
+        level = logging.DEBUG if conflict else logging.WARNING
+        log.log(
+            level,
+            "reconcile failed, retrying",
+            extra=kv(
+                kind=self.kind.name, key="/".join(key), error=str(exc), retry_in=round(delay, 3)
+            ),
+        )
+
+    async def reconcile(self, key: Key) -> None:
+        namespace, name = key
+        ctx = self.ctx
+        res = self.kind.resource
+        vobj = self.virtual.get(namespace, name)
+        host_name = ctx.host_name(name, namespace)
+        hobj = self.host.get(ctx.host_namespace, host_name)
+        if hobj is not None and not names.is_ours(hobj, vcluster=ctx.vcluster):
+            log.warning(
+                "host object exists but is not ours; leaving it alone",
+                extra=kv(kind=self.kind.name, host=host_name),
+            )
+            return
+
+        deleting = vobj is not None and vobj["metadata"].get("deletionTimestamp")
+        if deleting and await self.kind.virtual_deleting(vobj, hobj):
+            return
+
+        if vobj is None or not self.kind.wanted(vobj):
+            if hobj is not None:
+                await self._delete_host(hobj)
+            return
+
+        if hobj is not None:
+            recorded = (hobj["metadata"].get("annotations") or {}).get(names.ANNOTATION_UID)
+            if recorded != vobj["metadata"].get("uid"):
+                log.info(
+                    "host object belongs to an older virtual object; replacing it",
+                    extra=kv(kind=self.kind.name, host=host_name),
+                )
+                await self._delete_host(hobj)
+                self.queue.add_after(key, 0.2)
+                return
+
+        desired = self.kind.to_host(copy.deepcopy(vobj))
+        if hobj is None:
+            if await self.kind.host_missing(vobj):
+                return
+            desired = merge.stamp_records(await self.kind.prepare(vobj, desired))
+            try:
+                created = await ctx.host.create(res, desired, ctx.host_namespace)
+            except ApiError as exc:
+                if exc.already_exists:
+                    return  # our informer will deliver it and requeue the key
+                raise
+            self.stats.creates += 1
+            self.host.cache[(ctx.host_namespace, host_name)] = created
+            hobj = created
+        else:
+            await self._update_host(vobj, desired, hobj)
+
+        update = self.kind.virtual_update(vobj, hobj)
+        if update is not None:
+            written = await ctx.virtual.replace_status(res, update)
+            self.virtual.cache[(namespace, name)] = written
+            self.stats.status_updates += 1
+
+    async def _update_host(self, vobj: Obj, desired: Obj, hobj: Obj) -> None:
+        labels, annotations = merge.merged_metadata(hobj["metadata"], desired["metadata"])
+        patch: Obj = {}
+        if labels != (hobj["metadata"].get("labels") or {}):
+            patch.setdefault("metadata", {})["labels"] = _as_merge_patch(
+                hobj["metadata"].get("labels") or {}, labels
+            )
+        if annotations != (hobj["metadata"].get("annotations") or {}):
+            patch.setdefault("metadata", {})["annotations"] = _as_merge_patch(
+                hobj["metadata"].get("annotations") or {}, annotations
+            )
+        spec_patch = self.kind.host_update(vobj, desired, hobj)
+        if spec_patch:
+            patch.update(spec_patch)
+        if not patch:
+            return
+        patch.setdefault("metadata", {})["resourceVersion"] = hobj["metadata"]["resourceVersion"]
+        meta = hobj["metadata"]
+        updated = await self.ctx.host.patch(
+            self.kind.resource, meta["name"], patch, meta["namespace"]
+        )
+        self.host.cache[(meta["namespace"], meta["name"])] = updated
+        self.stats.updates += 1
+
+    async def _delete_host(self, hobj: Obj, grace_period: int | None = None) -> None:
+        meta = hobj["metadata"]
+        await self.ctx.host.delete(
+            self.kind.resource,
+            meta["name"],
+            meta["namespace"],
+            uid=meta.get("uid"),
+            grace_period=grace_period,
+        )
+        self.stats.deletes += 1
+
+
+def _as_merge_patch(actual: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch turning ACTUAL into WANTED (null removes a key)."""
+    patch: dict[str, Any] = {k: v for k, v in wanted.items() if actual.get(k) != v}
+    patch.update({k: None for k in actual if k not in wanted})
+    return patch

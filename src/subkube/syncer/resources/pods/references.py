@@ -1,0 +1,53 @@
+"""Which ConfigMaps, Secrets and PVCs a pod uses (pure): they are synced because of it."""
+
+from typing import Any
+
+Refs = dict[str, set[str]]
+
+
+def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        *(spec.get("initContainers") or []),
+        *(spec.get("containers") or []),
+        *(spec.get("ephemeralContainers") or []),
+    ]
+
+
+def pod_references(pod: dict[str, Any]) -> Refs:
+    spec = pod.get("spec", {})
+    refs: Refs = {"configmaps": set(), "secrets": set(), "persistentvolumeclaims": set()}
+    for s in spec.get("imagePullSecrets") or []:
+        if s.get("name"):
+            refs["secrets"].add(s["name"])
+    for c in _containers(spec):
+        for env in c.get("env") or []:
+            source = env.get("valueFrom") or {}
+            if (ref := source.get("configMapKeyRef")) and ref.get("name"):
+                refs["configmaps"].add(ref["name"])
+            if (ref := source.get("secretKeyRef")) and ref.get("name"):
+                refs["secrets"].add(ref["name"])
+        for env_from in c.get("envFrom") or []:
+            if (ref := env_from.get("configMapRef")) and ref.get("name"):
+                refs["configmaps"].add(ref["name"])
+            if (ref := env_from.get("secretRef")) and ref.get("name"):
+                refs["secrets"].add(ref["name"])
+    for vol in spec.get("volumes") or []:
+        if (cm := vol.get("configMap")) and cm.get("name"):
+            refs["configmaps"].add(cm["name"])
+        if (sec := vol.get("secret")) and sec.get("secretName"):
+            refs["secrets"].add(sec["secretName"])
+        if (pvc := vol.get("persistentVolumeClaim")) and pvc.get("claimName"):
+            refs["persistentvolumeclaims"].add(pvc["claimName"])
+        for source in (vol.get("projected") or {}).get("sources") or []:
+            if (cm := source.get("configMap")) and cm.get("name"):
+                refs["configmaps"].add(cm["name"])
+            if (sec := source.get("secret")) and sec.get("name"):
+                refs["secrets"].add(sec["name"])
+        for driver_ref in (
+            (vol.get("csi") or {}).get("nodePublishSecretRef"),
+            (vol.get("cephfs") or {}).get("secretRef"),
+            (vol.get("rbd") or {}).get("secretRef"),
+        ):
+            if driver_ref and driver_ref.get("name"):
+                refs["secrets"].add(driver_ref["name"])
+    return refs

@@ -1,0 +1,390 @@
+"""Pod virtual -> host, and status host -> virtual (pure).
+
+The host pod runs the tenant's containers under a host identity: the vcluster's workload
+ServiceAccount (no host token mounted), DNS pointing at the vcluster's DNS service, the
+vcluster's own API service as `kubernetes`, and every reference renamed to the host copies.
+"""
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from subkube.syncer import names
+from subkube.syncer.names import DOMAIN
+
+Obj = dict[str, Any]
+
+LABELS_ANNOTATION = f"{DOMAIN}/labels"
+ANNOTATIONS_ANNOTATION = f"{DOMAIN}/annotations"
+SERVICE_ACCOUNT_ANNOTATION = f"{DOMAIN}/service-account-name"
+TOKEN_SECRET_SUFFIX = "-x-token"
+
+# Downward-API fields whose host value would be wrong: redirected to annotations that carry
+# the virtual value.
+_FIELD_REDIRECTS = {
+    "metadata.name": f"metadata.annotations['{names.ANNOTATION_NAME}']",
+    "metadata.namespace": f"metadata.annotations['{names.ANNOTATION_NAMESPACE}']",
+    "metadata.uid": f"metadata.annotations['{names.ANNOTATION_UID}']",
+    "metadata.labels": f"metadata.annotations['{LABELS_ANNOTATION}']",
+    "metadata.annotations": f"metadata.annotations['{ANNOTATIONS_ANNOTATION}']",
+    "spec.serviceAccountName": f"metadata.annotations['{SERVICE_ACCOUNT_ANNOTATION}']",
+}
+
+# Fields of a running pod that may change; everything else is fixed at creation.
+MUTABLE_CONTAINER_FIELDS = ("image",)
+
+
+@dataclass
+class PodContext:
+    vcluster: str
+    host_namespace: str
+    owner: Obj | None
+    api_service_ip: str
+    dns_service_ip: str
+    workload_service_account: str
+    cluster_domain: str = "cluster.local"
+    api_service_port: int = 443
+    # Services of the pod's virtual namespace, for service-link environment variables.
+    services: list[Obj] = field(default_factory=list)
+
+
+def token_secret_name(host_pod_name: str) -> str:
+    """Host Secret holding a pod's virtual service-account tokens. The `-x-` before the
+    suffix keeps it apart from every translated name (see names.py)."""
+    return host_pod_name + TOKEN_SECRET_SUFFIX
+
+
+def token_key(volume: str, index: int) -> str:
+    return f"{volume}.{index}.token"
+
+
+def _downward_format(values: dict[str, str]) -> str:
+    """The format kubelet writes metadata.labels/annotations in: key="value" lines."""
+    return "\n".join(f'{k}="{v}"' for k, v in sorted(values.items()))
+
+
+def _redirect_field(field_ref: Obj, labels: dict[str, str], vc: str) -> Obj:
+    path = field_ref.get("fieldPath", "")
+    out = dict(field_ref)
+    if path in _FIELD_REDIRECTS:
+        out["fieldPath"] = _FIELD_REDIRECTS[path]
+    elif path.startswith("metadata.labels['") and path.endswith("']"):
+        key = path[len("metadata.labels['") : -2]
+        out["fieldPath"] = f"metadata.labels['{names.host_label_key(key, vc)}']"
+    return out
+
+
+def _rename(name: str | None, namespace: str, vc: str) -> str | None:
+    return names.host_name(name, namespace, vc) if name else name
+
+
+def _env_vars_for_services(services: list[Obj]) -> list[Obj]:
+    """Docker-link style variables (FOO_SERVICE_HOST, …), as the kubelet makes them."""
+    out: list[Obj] = []
+    for svc in sorted(services, key=lambda s: s["metadata"]["name"]):
+        spec = svc.get("spec", {})
+        ip = spec.get("clusterIP")
+        if not ip or ip == "None" or not spec.get("ports"):
+            continue
+        prefix = svc["metadata"]["name"].upper().replace("-", "_")
+        ports = spec["ports"]
+        first = ports[0]
+        out += [
+            {"name": f"{prefix}_SERVICE_HOST", "value": ip},
+            {"name": f"{prefix}_SERVICE_PORT", "value": str(first["port"])},
+        ]
+        for p in ports:
+            if p.get("name"):
+                out.append(
+                    {
+                        "name": f"{prefix}_SERVICE_PORT_{p['name'].upper().replace('-', '_')}",
+                        "value": str(p["port"]),
+                    }
+                )
+        proto = first.get("protocol", "TCP").lower()
+        out.append({"name": f"{prefix}_PORT", "value": f"{proto}://{ip}:{first['port']}"})
+        for p in ports:
+            proto_l = p.get("protocol", "TCP")
+            base = f"{prefix}_PORT_{p['port']}_{proto_l.upper()}"
+            out += [
+                {"name": base, "value": f"{proto_l.lower()}://{ip}:{p['port']}"},
+                {"name": f"{base}_PROTO", "value": proto_l.lower()},
+                {"name": f"{base}_PORT", "value": str(p["port"])},
+                {"name": f"{base}_ADDR", "value": ip},
+            ]
+    return out
+
+
+def _kubernetes_env(ip: str, port: int) -> list[Obj]:
+    return [
+        {"name": "KUBERNETES_SERVICE_HOST", "value": ip},
+        {"name": "KUBERNETES_SERVICE_PORT", "value": str(port)},
+        {"name": "KUBERNETES_SERVICE_PORT_HTTPS", "value": str(port)},
+        {"name": "KUBERNETES_PORT", "value": f"tcp://{ip}:{port}"},
+        {"name": f"KUBERNETES_PORT_{port}_TCP", "value": f"tcp://{ip}:{port}"},
+        {"name": f"KUBERNETES_PORT_{port}_TCP_PROTO", "value": "tcp"},
+        {"name": f"KUBERNETES_PORT_{port}_TCP_PORT", "value": str(port)},
+        {"name": f"KUBERNETES_PORT_{port}_TCP_ADDR", "value": ip},
+    ]
+
+
+def _translate_container(
+    c: Obj, *, ns: str, vc: str, labels: dict[str, str], extra_env: list[Obj]
+) -> Obj:
+    env: list[Obj] = []
+    for e in c.get("env") or []:
+        e = copy.deepcopy(e)
+        source = e.get("valueFrom") or {}
+        if ref := source.get("configMapKeyRef"):
+            ref["name"] = _rename(ref.get("name"), ns, vc)
+        if ref := source.get("secretKeyRef"):
+            ref["name"] = _rename(ref.get("name"), ns, vc)
+        if ref := source.get("fieldRef"):
+            source["fieldRef"] = _redirect_field(ref, labels, vc)
+        env.append(e)
+    user_names = {e["name"] for e in env}
+    # Ours first and only where the user set nothing of that name: theirs always win.
+    c["env"] = [e for e in extra_env if e["name"] not in user_names] + env
+    for env_from in c.get("envFrom") or []:
+        if ref := env_from.get("configMapRef"):
+            ref["name"] = _rename(ref.get("name"), ns, vc)
+        if ref := env_from.get("secretRef"):
+            ref["name"] = _rename(ref.get("name"), ns, vc)
+    return c
+
+
+def _translate_downward_items(items: list[Obj], labels: dict[str, str], vc: str) -> None:
+    for item in items:
+        if ref := item.get("fieldRef"):
+            item["fieldRef"] = _redirect_field(ref, labels, vc)
+
+
+def _translate_volumes(
+    volumes: list[Obj],
+    *,
+    pod_name: str,
+    ns: str,
+    vc: str,
+    labels: dict[str, str],
+    token_secret: str,
+) -> None:
+    for vol in volumes:
+        if cm := vol.get("configMap"):
+            cm["name"] = _rename(cm.get("name"), ns, vc)
+        if sec := vol.get("secret"):
+            sec["secretName"] = _rename(sec.get("secretName"), ns, vc)
+        if pvc := vol.get("persistentVolumeClaim"):
+            pvc["claimName"] = _rename(pvc.get("claimName"), ns, vc)
+        if dw := vol.get("downwardAPI"):
+            _translate_downward_items(dw.get("items") or [], labels, vc)
+        if eph := vol.pop("ephemeral", None):
+            # The virtual controller-manager makes the claim `<pod>-<volume>`; the host uses
+            # the synced copy of it.
+            del eph
+            vol["persistentVolumeClaim"] = {
+                "claimName": names.host_name(f"{pod_name}-{vol['name']}", ns, vc)
+            }
+        for driver in ("csi", "cephfs", "rbd"):
+            ref_field = "nodePublishSecretRef" if driver == "csi" else "secretRef"
+            if (src := vol.get(driver)) and (ref := src.get(ref_field)) and ref.get("name"):
+                ref["name"] = _rename(ref["name"], ns, vc)
+        projected = vol.get("projected")
+        if not projected:
+            continue
+        sources = []
+        for i, source in enumerate(projected.get("sources") or []):
+            if cm := source.get("configMap"):
+                cm["name"] = _rename(cm.get("name"), ns, vc)
+            if sec := source.get("secret"):
+                sec["name"] = _rename(sec.get("name"), ns, vc)
+            if dw := source.get("downwardAPI"):
+                _translate_downward_items(dw.get("items") or [], labels, vc)
+            if sat := source.pop("serviceAccountToken", None):
+                # The token is minted by the virtual API server and delivered as a Secret.
+                source["secret"] = {
+                    "name": token_secret,
+                    "items": [{"key": token_key(vol["name"], i), "path": sat.get("path", "token")}],
+                }
+            if "clusterTrustBundle" in source or "podCertificate" in source:
+                continue  # virtual-cluster objects the host cannot resolve
+            sources.append(source)
+        projected["sources"] = sources
+
+
+def token_requests(vpod: Obj) -> list[tuple[str, int, Obj]]:
+    """(volume, source index, serviceAccountToken source) for every projected token."""
+    out = []
+    for vol in vpod.get("spec", {}).get("volumes") or []:
+        for i, source in enumerate((vol.get("projected") or {}).get("sources") or []):
+            if sat := source.get("serviceAccountToken"):
+                out.append((vol["name"], i, sat))
+    return out
+
+
+def _translate_selector(selector: Obj | None, ns: str, vc: str) -> Obj | None:
+    if not selector:
+        return selector
+    out: Obj = {}
+    if ml := selector.get("matchLabels"):
+        out["matchLabels"] = {names.host_label_key(k, vc): v for k, v in ml.items()}
+    if exprs := selector.get("matchExpressions"):
+        out["matchExpressions"] = [{**e, "key": names.host_label_key(e["key"], vc)} for e in exprs]
+    out.setdefault("matchLabels", {})[names.LABEL_NAMESPACE] = ns
+    out["matchLabels"][names.LABEL_MANAGED_BY] = vc
+    return out
+
+
+def _translate_affinity(affinity: Obj, ns: str, vc: str) -> None:
+    for kind in ("podAffinity", "podAntiAffinity"):
+        section = affinity.get(kind)
+        if not section:
+            continue
+        terms = list(section.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        terms += [
+            w["podAffinityTerm"]
+            for w in section.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        ]
+        for term in terms:
+            term["labelSelector"] = _translate_selector(term.get("labelSelector"), ns, vc)
+            # All tenant pods live in one host namespace; namespace scoping is in the labels.
+            term.pop("namespaces", None)
+            term.pop("namespaceSelector", None)
+
+
+def to_host(vpod: Obj, ctx: PodContext) -> Obj:
+    pod = copy.deepcopy(vpod)
+    meta = pod["metadata"]
+    ns, name, vc = meta["namespace"], meta["name"], ctx.vcluster
+    labels = meta.get("labels") or {}
+    spec = pod["spec"]
+
+    host_meta = names.host_metadata(
+        pod, kind="Pod", vcluster=vc, host_namespace=ctx.host_namespace, owner=ctx.owner
+    )
+    host_meta["annotations"][LABELS_ANNOTATION] = _downward_format(labels)
+    host_meta["annotations"][ANNOTATIONS_ANNOTATION] = _downward_format(
+        {
+            k: v
+            for k, v in (meta.get("annotations") or {}).items()
+            if k != "kubectl.kubernetes.io/last-applied-configuration"
+        }
+    )
+    host_meta["annotations"][SERVICE_ACCOUNT_ANNOTATION] = spec.get("serviceAccountName", "default")
+    host_pod_name = host_meta["name"]
+
+    extra_env = _kubernetes_env(ctx.api_service_ip, ctx.api_service_port)
+    if spec.get("enableServiceLinks", True):
+        extra_env = _env_vars_for_services(ctx.services) + extra_env
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        spec[group] = [
+            _translate_container(c, ns=ns, vc=vc, labels=labels, extra_env=extra_env)
+            for c in spec.get(group) or []
+        ] or None
+        if spec[group] is None:
+            del spec[group]
+
+    _translate_volumes(
+        spec.get("volumes") or [],
+        pod_name=name,
+        ns=ns,
+        vc=vc,
+        labels=labels,
+        token_secret=token_secret_name(host_pod_name),
+    )
+    for s in spec.get("imagePullSecrets") or []:
+        s["name"] = _rename(s.get("name"), ns, vc)
+
+    spec["serviceAccountName"] = ctx.workload_service_account
+    spec.pop("serviceAccount", None)
+    spec["automountServiceAccountToken"] = False
+    spec["enableServiceLinks"] = False
+    # The host schedules: a virtual node name or scheduler means nothing there.
+    for f in (
+        "nodeName",
+        "schedulerName",
+        "priorityClassName",
+        "priority",
+        "preemptionPolicy",
+        "overhead",
+    ):
+        spec.pop(f, None)
+    if "hostname" not in spec and names.is_dns_label(name):
+        spec["hostname"] = name
+    if sub := spec.get("subdomain"):
+        spec["subdomain"] = names.host_name(sub, ns, vc)
+
+    policy = spec.get("dnsPolicy", "ClusterFirst")
+    if policy == "ClusterFirst" or (
+        policy == "ClusterFirstWithHostNet" and spec.get("hostNetwork")
+    ):
+        user = spec.get("dnsConfig") or {}
+        domain = ctx.cluster_domain
+        spec["dnsPolicy"] = "None"
+        spec["dnsConfig"] = {
+            "nameservers": [ctx.dns_service_ip, *(user.get("nameservers") or [])][:3],
+            "searches": [
+                f"{ns}.svc.{domain}",
+                f"svc.{domain}",
+                domain,
+                *(user.get("searches") or []),
+            ],
+            "options": [
+                {"name": "ndots", "value": "5"},
+                *[o for o in user.get("options") or [] if o.get("name") != "ndots"],
+            ],
+        }
+
+    api_names = [
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        f"kubernetes.default.svc.{ctx.cluster_domain}",
+    ]
+    spec["hostAliases"] = [
+        {"ip": ctx.api_service_ip, "hostnames": api_names},
+        *(spec.get("hostAliases") or []),
+    ]
+
+    if affinity := spec.get("affinity"):
+        _translate_affinity(affinity, ns, vc)
+    for tsc in spec.get("topologySpreadConstraints") or []:
+        tsc["labelSelector"] = _translate_selector(tsc.get("labelSelector"), ns, vc)
+
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": host_meta, "spec": spec}
+
+
+def host_spec_update(desired: Obj, actual: Obj) -> Obj | None:
+    """What may still change on a running host pod: container images, activeDeadlineSeconds,
+    and added tolerations."""
+    spec_patch: Obj = {}
+    dspec, aspec = desired["spec"], actual["spec"]
+    for group in ("containers", "initContainers"):
+        want = {c["name"]: c for c in dspec.get(group) or []}
+        have = aspec.get(group) or []
+        if any(want.get(c["name"], c).get("image") != c.get("image") for c in have):
+            spec_patch[group] = [{**c, "image": want.get(c["name"], c).get("image")} for c in have]
+    if (
+        dspec.get("activeDeadlineSeconds") != aspec.get("activeDeadlineSeconds")
+        and dspec.get("activeDeadlineSeconds") is not None
+    ):
+        spec_patch["activeDeadlineSeconds"] = dspec["activeDeadlineSeconds"]
+    have_tol = aspec.get("tolerations") or []
+    added = [t for t in dspec.get("tolerations") or [] if t not in have_tol]
+    if added:
+        spec_patch["tolerations"] = have_tol + added
+    return {"spec": spec_patch} if spec_patch else None
+
+
+def status_to_virtual(vpod: Obj, hpod: Obj) -> Obj | None:
+    """The virtual pod with the host's status (all of it but qosClass), or None if equal."""
+    status = copy.deepcopy(hpod.get("status") or {})
+    vstatus = vpod.get("status") or {}
+    if "qosClass" in vstatus:
+        status["qosClass"] = vstatus["qosClass"]
+    else:
+        status.pop("qosClass", None)
+    if status == vstatus:
+        return None
+    out = copy.deepcopy(vpod)
+    out["status"] = status
+    return out
