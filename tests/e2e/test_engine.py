@@ -61,7 +61,7 @@ async def eventually(check: Callable[[], Any], timeout: float = 20) -> Any:
         if result:
             return result
         await asyncio.sleep(0.1)
-    pytest.fail("condition never became true")
+    pytest.fail(f"condition never became true: {check.__name__}")
 
 
 async def host_cm(pair: Pair, name: str, ns: str) -> dict[str, Any] | None:
@@ -79,7 +79,7 @@ async def test_engine_creates_updates_repairs_and_deletes(pair: Pair) -> None:
                 "metadata": {
                     "name": "web",
                     "namespace": "demo",
-                    "labels": {"app": "web"},
+                    "labels": {"app": "web", "tier": "front"},
                     "annotations": {"note": "hi"},
                 },
                 "data": {"k": "v1"},
@@ -113,7 +113,7 @@ async def test_engine_creates_updates_repairs_and_deletes(pair: Pair) -> None:
             "web-x-demo-x-vc1",
             {
                 "data": {"k": "tampered"},
-                "metadata": {"labels": {names.LABEL_NAMESPACE: "evil", "theirs": "kept"}},
+                "metadata": {"labels": {"tier": "evil", "theirs": "kept"}},
             },
             HOST_NS,
         )
@@ -123,7 +123,7 @@ async def test_engine_creates_updates_repairs_and_deletes(pair: Pair) -> None:
             return bool(
                 got
                 and got["data"] == {"k": "v2"}
-                and got["metadata"]["labels"][names.LABEL_NAMESPACE] == "demo"
+                and got["metadata"]["labels"]["tier"] == "front"
                 and got["metadata"]["labels"].get("theirs") == "kept"
             )
 
