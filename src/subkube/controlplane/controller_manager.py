@@ -15,6 +15,7 @@ def flags(
     cluster_cidr: str,
     controllers: list[str],
     name: str,
+    allocate_node_cidrs: bool = True,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     f = {
@@ -33,7 +34,7 @@ def flags(
         "cluster-signing-key-file": str(pki.ca.key),
         "service-cluster-ip-range": service_cidr,
         # Nodes get a podCIDR each, from which kwok hands out pod IPs.
-        "allocate-node-cidrs": "true",
+        "allocate-node-cidrs": "true" if allocate_node_cidrs else "false",
         "cluster-cidr": cluster_cidr,
         "controllers": ",".join(controllers),
         "profiling": "false",

@@ -150,6 +150,7 @@ class ControlPlane:
                     service_cidr=s.service_cidr,
                     cluster_cidr=s.cluster_cidr,
                     controllers=s.controllers,
+                    allocate_node_cidrs=s.allocate_node_cidrs,
                     name=s.name,
                     extra=s.controller_manager_extra_args,
                 ),

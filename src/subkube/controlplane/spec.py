@@ -21,6 +21,8 @@ class ControlPlaneSpec:
     scheduler: bool = False
     # The controller-manager's --controllers: a vcluster removes the ones that belong to the host.
     controllers: list[str] = field(default_factory=lambda: ["*"])
+    # Host clusters hand nodes pod CIDRs; a vcluster's nodes are fake and get none.
+    allocate_node_cidrs: bool = True
     extra_sans: list[str] = field(default_factory=list)
     apiserver_extra_args: dict[str, str] = field(default_factory=dict)
     controller_manager_extra_args: dict[str, str] = field(default_factory=dict)

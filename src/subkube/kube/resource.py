@@ -46,3 +46,32 @@ LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease")
 def key_of(obj: dict[str, Any]) -> tuple[str, str]:
     meta = obj.get("metadata", {})
     return meta.get("namespace", ""), meta.get("name", "")
+
+
+DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
+CLUSTERROLES = Resource(
+    "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False
+)
+CLUSTERROLEBINDINGS = Resource(
+    "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
+)
+
+BY_PLURAL = {
+    r.plural: r
+    for r in (
+        PODS,
+        SERVICES,
+        ENDPOINTS,
+        CONFIGMAPS,
+        SECRETS,
+        PVCS,
+        EVENTS,
+        SERVICEACCOUNTS,
+        NAMESPACES,
+        NODES,
+        LEASES,
+        DEPLOYMENTS,
+        CLUSTERROLES,
+        CLUSTERROLEBINDINGS,
+    )
+}

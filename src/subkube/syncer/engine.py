@@ -59,6 +59,25 @@ class Kind:
         """What flows back to the virtual object (status), as a full object to PUT, or None."""
         return None
 
+    async def sync_back(self, vobj: Obj, hobj: Obj) -> Obj | None:
+        """Copy what flows host -> virtual; returns the written virtual object, if any."""
+        update = self.virtual_update(vobj, hobj)
+        if update is None:
+            return None
+        return await self.ctx.virtual.replace_status(self.resource, update)
+
+    async def create_host(self, desired: Obj) -> Obj:
+        return await self.ctx.host.create(self.resource, desired, self.ctx.host_namespace)
+
+    async def after_create(self, vobj: Obj, created: Obj) -> None:
+        """Right after the host object was created (pods attach their token Secret)."""
+
+    async def after_update(self, vobj: Obj, hobj: Obj) -> None:
+        """After every reconcile where both sides exist (pods refresh tokens)."""
+
+    def requeue_after(self, key: tuple[str, str], delay: float) -> None:
+        """Set by the engine: reconcile KEY again after DELAY seconds."""
+
     async def prepare(self, vobj: Obj, desired: Obj) -> Obj:
         """Last step before create (pods mint tokens here)."""
         return desired
@@ -108,6 +127,7 @@ class KindEngine:
         )
         self.virtual.add_handler(lambda _t, obj: self._enqueue_virtual(obj))
         self.host.add_handler(lambda _t, obj: self._enqueue_host(obj))
+        kind.requeue_after = self.queue.add_after  # type: ignore[method-assign]
         self._tasks: list[asyncio.Task[None]] = []
 
     def _enqueue_virtual(self, obj: Obj) -> None:
@@ -188,7 +208,6 @@ class KindEngine:
     async def reconcile(self, key: Key) -> None:
         namespace, name = key
         ctx = self.ctx
-        res = self.kind.resource
         vobj = self.virtual.get(namespace, name)
         host_name = ctx.host_name(name, namespace)
         hobj = self.host.get(ctx.host_namespace, host_name)
@@ -225,7 +244,7 @@ class KindEngine:
                 return
             desired = merge.stamp_records(await self.kind.prepare(vobj, desired))
             try:
-                created = await ctx.host.create(res, desired, ctx.host_namespace)
+                created = await self.kind.create_host(desired)
             except ApiError as exc:
                 if exc.already_exists:
                     return  # our informer will deliver it and requeue the key
@@ -233,12 +252,13 @@ class KindEngine:
             self.stats.creates += 1
             self.host.cache[(ctx.host_namespace, host_name)] = created
             hobj = created
+            await self.kind.after_create(vobj, created)
         else:
             await self._update_host(vobj, desired, hobj)
+            await self.kind.after_update(vobj, hobj)
 
-        update = self.kind.virtual_update(vobj, hobj)
-        if update is not None:
-            written = await ctx.virtual.replace_status(res, update)
+        written = await self.kind.sync_back(vobj, hobj)
+        if written is not None:
             self.virtual.cache[(namespace, name)] = written
             self.stats.status_updates += 1
 

@@ -1,0 +1,101 @@
+"""What a vcluster needs on its host: its Service, a workload ServiceAccount, the service CIDR."""
+
+import ipaddress
+import re
+
+from subkube.errors import SubkubeError
+from subkube.kube.resource import NAMESPACES, SERVICEACCOUNTS, SERVICES, Resource
+from subkube.kube.rest import ApiError, Kube, Obj
+from subkube.syncer import names
+
+SERVICE_CIDRS = Resource("networking.k8s.io", "v1", "servicecidrs", "ServiceCIDR", namespaced=False)
+LABEL_VCLUSTER = f"{names.DOMAIN}/vcluster"
+API_PORT = 443
+API_TARGET_PORT = 8443
+
+
+def workload_service_account(vcluster: str) -> str:
+    return f"subkube-workload-{vcluster}"
+
+
+async def discover_service_cidr(host: Kube) -> str:
+    """The host's service range: from its ServiceCIDR object, else from the error a
+    Service with an impossible ClusterIP provokes (what older clusters tell)."""
+    try:
+        obj = await host.get(SERVICE_CIDRS, "kubernetes")
+        cidrs = obj.get("spec", {}).get("cidrs") or []
+        v4 = [c for c in cidrs if ipaddress.ip_network(c).version == 4]
+        if v4 or cidrs:
+            return (v4 or cidrs)[0]
+    except ApiError as exc:
+        if exc.status not in (403, 404):
+            raise
+    probe = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "subkube-cidr-probe", "namespace": "default"},
+        "spec": {"clusterIP": "1.1.1.1", "ports": [{"port": 80}]},
+    }
+    try:
+        await host.request("POST", SERVICES.path("default"), query=[("dryRun", "All")], body=probe)
+    except ApiError as exc:
+        found = re.search(r"valid IPs is ([0-9a-fA-F.:/]+)", str(exc.body.get("message", "")))
+        if found:
+            return found.group(1)
+    raise SubkubeError("cannot tell the host's service CIDR; set networking.serviceCIDR")
+
+
+async def ensure_host_objects(host: Kube, namespace: str, vcluster: str) -> Obj:
+    """The vcluster's Service (owner of everything synced) and workload ServiceAccount."""
+    if await host.get_or_none(NAMESPACES, namespace) is None:
+        raise SubkubeError(f"host namespace {namespace} does not exist; create it first")
+    labels = {
+        LABEL_VCLUSTER: vcluster,
+        "app.kubernetes.io/name": "subkube",
+        "app.kubernetes.io/instance": vcluster,
+    }
+    service = await host.get_or_none(SERVICES, vcluster, namespace)
+    if service is None:
+        service = await host.create(
+            SERVICES,
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": vcluster, "namespace": namespace, "labels": labels},
+                "spec": {
+                    "type": "ClusterIP",
+                    "ports": [
+                        {
+                            "name": "https",
+                            "port": API_PORT,
+                            "targetPort": API_TARGET_PORT,
+                            "protocol": "TCP",
+                        }
+                    ],
+                },
+            },
+            namespace,
+        )
+    elif (service["metadata"].get("labels") or {}).get(LABEL_VCLUSTER) != vcluster:
+        raise SubkubeError(
+            f"host namespace {namespace} already has a Service {vcluster} that "
+            "subkube did not create; pick another vcluster name"
+        )
+    sa_name = workload_service_account(vcluster)
+    if await host.get_or_none(SERVICEACCOUNTS, sa_name, namespace) is None:
+        await host.create(
+            SERVICEACCOUNTS,
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {
+                    "name": sa_name,
+                    "namespace": namespace,
+                    "labels": labels,
+                    "ownerReferences": [names.owner_reference(service)],
+                },
+                "automountServiceAccountToken": False,
+            },
+            namespace,
+        )
+    return service

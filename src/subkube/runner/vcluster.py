@@ -1,0 +1,114 @@
+"""One vcluster: its virtual control plane and its syncer, against one host namespace."""
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from subkube.controlplane.controlplane import ControlPlane
+from subkube.controlplane.spec import ControlPlaneSpec, Store
+from subkube.kube.client import connect
+from subkube.kube.rest import Kube
+from subkube.log import kv
+from subkube.runner import hostside
+from subkube.syncer.context import SyncContext
+from subkube.syncer.syncer import Syncer, SyncOptions
+
+log = logging.getLogger(__name__)
+
+# Controllers that act on nodes, volumes or cloud resources belong to the host: inside a
+# vcluster they would fight it (evict pods from fake nodes, bind volumes nobody provides).
+HOST_CONTROLLERS = (
+    "node-ipam-controller",
+    "node-lifecycle-controller",
+    "node-route-controller",
+    "cloud-node-lifecycle-controller",
+    "service-lb-controller",
+    "taint-eviction-controller",
+    "device-taint-eviction-controller",
+    "pod-garbage-collector-controller",
+    "ttl-controller",
+    "persistentvolume-binder-controller",
+    "persistentvolume-attach-detach-controller",
+    "persistentvolume-expander-controller",
+)
+
+
+def virtual_controllers() -> list[str]:
+    return ["*", *(f"-{c}" for c in HOST_CONTROLLERS)]
+
+
+@dataclass
+class VClusterConfig:
+    name: str
+    host_namespace: str
+    host_kubeconfig: Path
+    data_dir: Path
+    host_context: str | None = None
+    store: Store = "kine"
+    cluster_domain: str = "cluster.local"
+    service_cidr: str = ""
+    sync: SyncOptions | None = None
+    startup_timeout: float = 120.0
+
+
+class VCluster:
+    def __init__(self, config: VClusterConfig) -> None:
+        self.config = config
+        self.stack = AsyncExitStack()
+        self.control_plane: ControlPlane | None = None
+        self.syncer: Syncer | None = None
+
+    async def start(self) -> None:
+        c = self.config
+        try:
+            host_api = await self.stack.enter_async_context(
+                connect(c.host_kubeconfig, c.host_context)
+            )
+            host = Kube(host_api)
+            owner = await hostside.ensure_host_objects(host, c.host_namespace, c.name)
+            cidr = c.service_cidr or await hostside.discover_service_cidr(host)
+            api_ip = owner["spec"]["clusterIP"]
+            spec = ControlPlaneSpec(
+                name=c.name,
+                data_dir=c.data_dir / "controlplane",
+                store=c.store,
+                service_cidr=cidr,
+                cluster_domain=c.cluster_domain,
+                controllers=virtual_controllers(),
+                allocate_node_cidrs=False,
+                extra_sans=[
+                    api_ip,
+                    c.name,
+                    f"{c.name}.{c.host_namespace}",
+                    f"{c.name}.{c.host_namespace}.svc",
+                ],
+                startup_timeout=c.startup_timeout,
+            )
+            self.control_plane = ControlPlane(spec)
+            await self.stack.enter_async_context(self.control_plane)
+            virtual_api = await self.stack.enter_async_context(
+                connect(self.control_plane.kubeconfig)
+            )
+            ctx = SyncContext(
+                vcluster=c.name,
+                host_namespace=c.host_namespace,
+                owner_service=owner,
+                virtual=Kube(virtual_api),
+                host=host,
+                cluster_domain=c.cluster_domain,
+                workload_service_account=hostside.workload_service_account(c.name),
+            )
+            self.syncer = Syncer(ctx, c.sync)
+            self.stack.push_async_callback(self.syncer.stop)
+            await self.syncer.start()
+            log.info(
+                "vcluster running",
+                extra=kv(name=c.name, namespace=c.host_namespace, server=self.control_plane.server),
+            )
+        except BaseException:
+            await self.stack.aclose()
+            raise
+
+    async def stop(self) -> None:
+        await self.stack.aclose()

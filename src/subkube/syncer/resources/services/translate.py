@@ -1,0 +1,92 @@
+"""Service virtual -> host, status host -> virtual (pure)."""
+
+import copy
+from typing import Any
+
+from subkube.syncer import names
+
+Obj = dict[str, Any]
+
+# Allocated by the host, or meaningless there.
+_HOST_ALLOCATED = ("healthCheckNodePort",)
+_IMMUTABLE = ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy")
+
+
+def to_host(vobj: Obj, *, vcluster: str, host_namespace: str, owner: Obj | None) -> Obj:
+    meta = vobj["metadata"]
+    spec = copy.deepcopy(vobj.get("spec") or {})
+    for f in _HOST_ALLOCATED:
+        spec.pop(f, None)
+    if spec.get("selector"):
+        spec["selector"] = names.host_selector(
+            spec["selector"], vcluster=vcluster, namespace=meta["namespace"]
+        )
+    if spec.get("clusterIPs") and spec.get("clusterIP") not in (None, "None"):
+        spec["clusterIPs"] = [spec["clusterIP"]]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": names.host_metadata(
+            vobj, kind="Service", vcluster=vcluster, host_namespace=host_namespace, owner=owner
+        ),
+        "spec": spec,
+    }
+
+
+def without_cluster_ip(host: Obj) -> Obj:
+    """The same host Service, letting the host pick its ClusterIP."""
+    out = copy.deepcopy(host)
+    for f in ("clusterIP", "clusterIPs"):
+        out["spec"].pop(f, None)
+    return out
+
+
+def host_spec_update(desired: Obj, actual: Obj) -> Obj | None:
+    want = {k: v for k, v in desired.get("spec", {}).items() if k not in _IMMUTABLE}
+    have = actual.get("spec", {})
+    # The host fills in nodePorts; keep its choice unless the tenant asked for one.
+    want_ports = []
+    for i, port in enumerate(want.get("ports") or []):
+        host_port = (have.get("ports") or [])[i] if i < len(have.get("ports") or []) else {}
+        if "nodePort" not in port and "nodePort" in host_port:
+            port = {**port, "nodePort": host_port["nodePort"]}
+        want_ports.append(port)
+    if "ports" in want:
+        want["ports"] = want_ports
+    patch = {k: v for k, v in want.items() if have.get(k) != v}
+    return {"spec": patch} if patch else None
+
+
+def status_to_virtual(vobj: Obj, hobj: Obj) -> Obj | None:
+    lb = (hobj.get("status") or {}).get("loadBalancer") or {}
+    if (vobj.get("status") or {}).get("loadBalancer", {}) == lb:
+        return None
+    out = copy.deepcopy(vobj)
+    out.setdefault("status", {})["loadBalancer"] = lb
+    return out
+
+
+def ip_mismatch(vobj: Obj, hobj: Obj) -> bool:
+    vip = vobj.get("spec", {}).get("clusterIP")
+    hip = hobj.get("spec", {}).get("clusterIP")
+    return bool(vip and hip and vip != "None" and hip != "None" and vip != hip)
+
+
+def recreated_with_ip(vobj: Obj, ip: str) -> Obj:
+    """The virtual Service as it must be created anew to carry the host's ClusterIP."""
+    out = copy.deepcopy(vobj)
+    meta = out["metadata"]
+    for f in (
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "managedFields",
+        "generation",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    ):
+        meta.pop(f, None)
+    out["spec"]["clusterIP"] = ip
+    out["spec"]["clusterIPs"] = [ip]
+    out.pop("status", None)
+    return out

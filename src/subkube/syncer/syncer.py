@@ -1,0 +1,132 @@
+"""The syncer of one vcluster: every kind's engine, fake nodes, DNS and the API service."""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from subkube.errors import SubkubeError
+from subkube.kube.resource import BY_PLURAL, SERVICES
+from subkube.kube.rest import ApiError
+from subkube.log import kv
+from subkube.syncer.context import SyncContext
+from subkube.syncer.dns import coredns
+from subkube.syncer.engine import KindEngine
+from subkube.syncer.references import ReferenceIndex
+from subkube.syncer.resources.configmaps.syncer import ConfigMaps
+from subkube.syncer.resources.nodes.syncer import FakeNodes
+from subkube.syncer.resources.pods.syncer import Pods
+from subkube.syncer.resources.secrets.syncer import Secrets
+from subkube.syncer.resources.services.syncer import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncOptions:
+    configmaps_all: bool = False
+    secrets_all: bool = False
+    workers: int = 10
+
+
+class Syncer:
+    def __init__(self, ctx: SyncContext, options: SyncOptions | None = None) -> None:
+        self.ctx = ctx
+        self.options = options or SyncOptions()
+        self.refs = ReferenceIndex()
+        self.services = KindEngine(Services(ctx))
+        self.configmaps = KindEngine(
+            ConfigMaps(ctx, self.refs, sync_all=self.options.configmaps_all)
+        )
+        self.secrets = KindEngine(Secrets(ctx, self.refs, sync_all=self.options.secrets_all))
+        self.pods = KindEngine(Pods(ctx, self.services.virtual))
+        self.engines = [self.services, self.configmaps, self.secrets, self.pods]
+        for engine in self.engines:
+            engine.kind.workers = self.options.workers
+        self.pods.virtual.add_handler(self.refs.on_pod)
+        self.refs.listeners.append(self._referenced_changed)
+        self.nodes = FakeNodes(ctx.virtual, self.pods.virtual)
+
+    def _referenced_changed(self, plural: str, namespace: str, name: str) -> None:
+        engine = {"configmaps": self.configmaps, "secrets": self.secrets}.get(plural)
+        if engine is not None:
+            engine.queue.add((namespace, name))
+
+    async def start(self) -> None:
+        await self.services.start()
+        await self.ensure_api_service()
+        await self.ensure_dns()
+        # Referenced objects first, so a pod's ConfigMaps are on the host before the pod.
+        await asyncio.gather(self.configmaps.start(), self.secrets.start())
+        await self.pods.start()
+        await self.nodes.start()
+        log.info("syncer running", extra=kv(vcluster=self.ctx.vcluster))
+
+    async def stop(self) -> None:
+        await self.nodes.stop()
+        for engine in reversed(self.engines):
+            await engine.stop()
+
+    async def ensure_api_service(self) -> None:
+        """Virtual default/kubernetes takes the ClusterIP of the vcluster's host Service, so
+        tenant pods reach their own API at the address the virtual cluster advertises."""
+        ip = self.ctx.api_service_ip
+        want = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"component": "apiserver", "provider": "kubernetes"},
+            },
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": ip,
+                "clusterIPs": [ip],
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}],
+            },
+        }
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            current = await self.ctx.virtual.get_or_none(SERVICES, "kubernetes", "default")
+            if current is not None and current["spec"].get("clusterIP") == ip:
+                return
+            if current is not None:
+                await self.ctx.virtual.delete(
+                    SERVICES, "kubernetes", "default", uid=current["metadata"]["uid"]
+                )
+            try:
+                await self.ctx.virtual.create(SERVICES, want, "default")
+            except ApiError as exc:
+                # The API server re-creates its `kubernetes` Service on its own; try again.
+                if not exc.conflict and exc.status != 422:
+                    raise
+                await asyncio.sleep(0.2)
+        raise SubkubeError("could not give the virtual `kubernetes` Service the vcluster's IP")
+
+    async def ensure_dns(self) -> None:
+        for plural, obj in coredns.manifests(self.ctx.cluster_domain):
+            res = BY_PLURAL[plural]
+            try:
+                await self.ctx.virtual.create(res, obj)
+            except ApiError as exc:
+                if not exc.already_exists:
+                    raise
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            virtual = self.services.virtual.get(coredns.NAMESPACE, coredns.SERVICE)
+            host = self.services.host.get(
+                self.ctx.host_namespace, self.ctx.host_name(coredns.SERVICE, coredns.NAMESPACE)
+            )
+            if (
+                virtual
+                and host
+                and virtual["spec"].get("clusterIP") == host["spec"].get("clusterIP")
+            ):
+                self.ctx.dns_service_ip = virtual["spec"]["clusterIP"]
+                return
+            await asyncio.sleep(0.2)
+        raise SubkubeError("the vcluster's DNS Service never reached the host")
+
+    def counts(self) -> dict[str, int]:
+        return {e.kind.name: len(e.host.cache) for e in self.engines}
