@@ -14,7 +14,10 @@ from subkube.syncer.dns import coredns
 from subkube.syncer.engine import KindEngine
 from subkube.syncer.references import ReferenceIndex
 from subkube.syncer.resources.configmaps.syncer import ConfigMaps
+from subkube.syncer.resources.endpoints.syncer import Endpoints
+from subkube.syncer.resources.events.syncer import HostEvents
 from subkube.syncer.resources.nodes.syncer import FakeNodes
+from subkube.syncer.resources.persistentvolumeclaims.syncer import PersistentVolumeClaims
 from subkube.syncer.resources.pods.syncer import Pods
 from subkube.syncer.resources.secrets.syncer import Secrets
 from subkube.syncer.resources.services.syncer import Services
@@ -39,13 +42,29 @@ class Syncer:
             ConfigMaps(ctx, self.refs, sync_all=self.options.configmaps_all)
         )
         self.secrets = KindEngine(Secrets(ctx, self.refs, sync_all=self.options.secrets_all))
+        self.endpoints = KindEngine(Endpoints(ctx, self.services.virtual))
+        self.pvcs = KindEngine(PersistentVolumeClaims(ctx))
         self.pods = KindEngine(Pods(ctx, self.services.virtual))
-        self.engines = [self.services, self.configmaps, self.secrets, self.pods]
+        self.engines = [
+            self.services,
+            self.endpoints,
+            self.configmaps,
+            self.secrets,
+            self.pvcs,
+            self.pods,
+        ]
+        # A Service gaining or losing its selector changes whether its Endpoints sync.
+        self.services.virtual.add_handler(
+            lambda _t, svc: self.endpoints.queue.add(
+                (svc["metadata"].get("namespace", ""), svc["metadata"]["name"])
+            )
+        )
         for engine in self.engines:
             engine.kind.workers = self.options.workers
         self.pods.virtual.add_handler(self.refs.on_pod)
         self.refs.listeners.append(self._referenced_changed)
         self.nodes = FakeNodes(ctx.virtual, self.pods.virtual)
+        self.events = HostEvents(ctx, {e.kind.resource.kind: e.host for e in self.engines})
 
     def _referenced_changed(self, plural: str, namespace: str, name: str) -> None:
         engine = {"configmaps": self.configmaps, "secrets": self.secrets}.get(plural)
@@ -58,11 +77,13 @@ class Syncer:
         await self.ensure_dns()
         # Referenced objects first, so a pod's ConfigMaps are on the host before the pod.
         await asyncio.gather(self.configmaps.start(), self.secrets.start())
+        await asyncio.gather(self.endpoints.start(), self.pvcs.start())
         await self.pods.start()
-        await self.nodes.start()
+        await asyncio.gather(self.nodes.start(), self.events.start())
         log.info("syncer running", extra=kv(vcluster=self.ctx.vcluster))
 
     async def stop(self) -> None:
+        await self.events.stop()
         await self.nodes.stop()
         for engine in reversed(self.engines):
             await engine.stop()
