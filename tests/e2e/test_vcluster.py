@@ -253,6 +253,13 @@ def test_scaling_to_zero_and_deleting_a_namespace_clean_the_host(app: Env) -> No
     wait_for(
         "demo pods to leave the host", lambda: host_pods(app, "subkube.io/namespace=demo") == []
     )
+    wait_for(
+        "ConfigMaps no pod uses any more to leave the host",
+        lambda: (
+            app.host("-n", NS, "get", "cm", f"web-config-x-demo-x-{VC}", check=False).returncode
+            != 0
+        ),
+    )
     app.virtual("delete", "namespace", "other", "--wait=false")
 
     def other_gone() -> bool:
