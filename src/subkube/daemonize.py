@@ -4,27 +4,151 @@ The daemon records its phase in a state file; the CLI that started it waits on t
 and on the process, and reports the daemon's log if it dies.
 """
 
+import asyncio
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, TypeVar
 
+from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.process import tail
 from subkube.errors import SubkubeError
-from subkube.hostcluster.state import pid_alive
+from subkube.log import kv
+
+log = logging.getLogger(__name__)
 
 
-class DaemonState(Protocol):
-    phase: str
-    pid: int | None
-    error: str
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); read its state to tell.
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+@dataclass
+class DaemonState:
+    """What a daemon tells the CLI about itself, kept in a JSON file it rewrites."""
+
+    name: str
+    phase: str = "Starting"  # Starting | Running | Stopping | Stopped | Failed
+    pid: int | None = None
+    server: str = ""
+    kubeconfig: str = ""
+    started_at: str = ""
+    error: str = ""
+    components: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        raise NotImplementedError
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(self.path)
+
+    @property
+    def running(self) -> bool:
+        return self.phase in ("Starting", "Running") and pid_alive(self.pid)
 
 
 S = TypeVar("S", bound=DaemonState)
+
+
+def load(cls: type[S], path: Path) -> S | None:
+    try:
+        return cls(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def run_locked(lock_path: Path, what: str, main: Callable[[], Coroutine[Any, Any, int]]) -> None:
+    """Run MAIN unless another daemon holds LOCK_PATH: one daemon per data dir."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{what} is already running", file=sys.stderr)
+            sys.exit(2)
+        sys.exit(asyncio.run(main()))
+
+
+async def serve(
+    state: DaemonState,
+    what: str,
+    start: Callable[[], Awaitable[ControlPlane]],
+    stop: Callable[[], Awaitable[None]],
+) -> int:
+    """The life of a daemon: start (unless told to stop first), record Running, supervise
+    the control plane until SIGTERM/SIGINT, stop, record Stopped (or Failed)."""
+    state.pid = os.getpid()
+    state.phase = "Starting"
+    state.save()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    def save_components(cp: ControlPlane) -> None:
+        state.components = {p.name: p.pid or 0 for p in cp.processes}
+        state.save()
+
+    code = 0
+    try:
+        starting = asyncio.ensure_future(start())
+        waiter = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait({starting, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        else:
+            waiter.cancel()
+            cp = starting.result()
+            state.phase = "Running"
+            state.server = cp.server
+            state.kubeconfig = str(cp.kubeconfig)
+            state.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            save_components(cp)
+            log.info("running", extra=kv(what=what, server=cp.server))
+            await cp.supervise(stopping, on_restart=lambda: save_components(cp))
+    except SubkubeError as exc:
+        state.phase, state.error = "Failed", str(exc)
+        log.error("failed", extra=kv(what=what, error=str(exc)))
+        code = 1
+    finally:
+        if state.phase != "Failed":
+            state.phase = "Stopping"
+        state.save()
+        await stop()
+        if state.phase != "Failed":
+            state.phase = "Stopped"
+        state.pid = None
+        state.components = {}
+        state.save()
+    return code
 
 
 def spawn(module: str, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:

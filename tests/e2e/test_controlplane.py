@@ -18,7 +18,7 @@ from subkube.binaries.pins import load_pins
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.health import ComponentFailed
 from subkube.controlplane.spec import ControlPlaneSpec
-from subkube.hostcluster.state import pid_alive
+from subkube.daemonize import pid_alive
 from tests.conftest import kubectl
 
 pytestmark = pytest.mark.e2e

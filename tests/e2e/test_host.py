@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 from subkube.binaries.pins import load_pins
-from subkube.hostcluster.state import pid_alive
+from subkube.daemonize import pid_alive
 from tests.conftest import kubectl, subkube
 
 pytestmark = pytest.mark.e2e

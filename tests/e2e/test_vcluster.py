@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from subkube.hostcluster.state import pid_alive
+from subkube.daemonize import pid_alive
 from tests.conftest import kubectl, subkube
 
 pytestmark = pytest.mark.e2e

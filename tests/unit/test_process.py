@@ -12,7 +12,7 @@ import pytest
 
 from subkube.controlplane.health import ComponentFailed, wait_until_healthy
 from subkube.controlplane.process import Process, free_port
-from subkube.hostcluster.state import pid_alive
+from subkube.daemonize import pid_alive
 
 
 async def test_stop_terminates_the_whole_group(tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 controller-manager and, for host clusters, the scheduler."""
 
 import asyncio
+import contextlib
 import logging
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -16,6 +18,8 @@ from subkube.controlplane.spec import ControlPlaneSpec, assign_ports
 from subkube.log import kv
 
 log = logging.getLogger(__name__)
+
+RESTART_LIMIT = 5
 
 
 class ControlPlane:
@@ -212,8 +216,34 @@ class ControlPlane:
         """Supervise one more component (kwok on a host) alongside the control plane."""
         return self._process(name, argv)
 
-    def failed(self) -> list[Process]:
-        return [p for p in self.processes if p.returncode is not None]
+    async def supervise(
+        self, stopping: asyncio.Event, on_restart: Callable[[], None] | None = None
+    ) -> None:
+        """Until STOPPING is set, restart crashed components with backoff; after
+        RESTART_LIMIT crashes of one component, raise an error naming it."""
+        crashes: dict[str, int] = {}
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), 2.0)
+            for proc in list(self.processes):
+                if proc.running or stopping.is_set():
+                    continue
+                crashes[proc.name] = crashes.get(proc.name, 0) + 1
+                log.warning(
+                    "component exited",
+                    extra=kv(component=proc.name, code=proc.returncode, crashes=crashes[proc.name]),
+                )
+                if crashes[proc.name] > RESTART_LIMIT:
+                    raise ComponentFailed(
+                        proc.name,
+                        f"crashed {RESTART_LIMIT + 1} times",
+                        proc.log_tail(),
+                        str(proc.log_path),
+                    )
+                await asyncio.sleep(min(2 ** crashes[proc.name], 30))
+                await proc.start()
+                if on_restart:
+                    on_restart()
 
     async def stop(self) -> None:
         """Stop in reverse start order, so the store outlives its clients."""

@@ -10,15 +10,16 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from subkube import daemonize
+from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
-from subkube.hostcluster.state import HostState, host_dir, load_state, pid_alive
+from subkube.hostcluster.state import HostState, host_dir, load_state
 from subkube.kube.client import connect
 
 DAEMON_MODULE = "subkube.hostcluster.daemon"
 
 
 def is_running(state: HostState | None) -> bool:
-    return state is not None and state.phase in ("Starting", "Running") and pid_alive(state.pid)
+    return state is not None and state.running
 
 
 def up(

@@ -7,7 +7,7 @@ queued again when its worker calls done().
 import asyncio
 import time
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -131,3 +131,24 @@ class WorkQueue(Generic[K]):
                 return True
             await asyncio.sleep(0.01)
         return False
+
+
+async def process(
+    queue: WorkQueue[K],
+    handle: Callable[[K], Awaitable[None]],
+    on_error: Callable[[K, Exception], None],
+) -> None:
+    """A worker: take keys until shutdown; forget a key's failures when HANDLE succeeds,
+    hand failures to ON_ERROR (which usually requeues with backoff)."""
+    while True:
+        try:
+            key = await queue.get()
+        except ShutDown:
+            return
+        try:
+            await handle(key)
+            queue.forget(key)
+        except Exception as exc:  # one bad key must not stop the worker
+            on_error(key, exc)
+        finally:
+            queue.done(key)

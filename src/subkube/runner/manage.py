@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 
 from subkube import daemonize
+from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
-from subkube.hostcluster.state import pid_alive
 from subkube.kube.client import connect
 from subkube.kube.resource import NAMESPACES, SERVICEACCOUNTS, SERVICES
 from subkube.kube.rest import ApiError, Kube
@@ -40,7 +40,7 @@ def host_kubeconfig(explicit: str | None) -> Path:
 
 
 def is_running(state: VClusterState | None) -> bool:
-    return state is not None and state.phase in ("Starting", "Running") and pid_alive(state.pid)
+    return state is not None and state.running
 
 
 async def _prepare_namespace(

@@ -20,7 +20,7 @@ from typing import Any
 from subkube.kube.informer import Informer, Key
 from subkube.kube.resource import Resource
 from subkube.kube.rest import TRANSIENT, ApiError, Obj
-from subkube.kube.workqueue import ShutDown, WorkQueue
+from subkube.kube.workqueue import WorkQueue, process
 from subkube.log import kv
 from subkube.syncer import merge, names
 from subkube.syncer.context import SyncContext
@@ -44,8 +44,16 @@ class Kind:
         """Whether this virtual object should exist on the host."""
         return True
 
+    # The kind's pure translate module: to_host(vobj, *, vcluster, host_namespace, owner).
+    translate: Any = None
+
     def to_host(self, vobj: Obj) -> Obj:
-        raise NotImplementedError
+        return self.translate.to_host(
+            vobj,
+            vcluster=self.ctx.vcluster,  # type: ignore[no-any-return]
+            host_namespace=self.ctx.host_namespace,
+            owner=self.ctx.owner_reference,
+        )
 
     def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
         """A merge patch for the host object, or None when it already matches."""
@@ -170,24 +178,15 @@ class KindEngine:
             self.enqueue_all()
 
     async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            started = time.monotonic()
-            try:
-                await self.reconcile(key)
-                self.queue.forget(key)
-            except (ApiError, *TRANSIENT) as exc:
-                self._failed(key, exc)
-            except Exception as exc:  # a bug in one kind must not stop the other keys
-                log.exception("reconcile crashed", extra=kv(kind=self.kind.name, key=key))
-                self._failed(key, exc)
-            finally:
-                self.stats.reconciles += 1
-                self.stats.seconds += time.monotonic() - started
-                self.queue.done(key)
+        await process(self.queue, self._timed_reconcile, self._failed)
+
+    async def _timed_reconcile(self, key: Key) -> None:
+        started = time.monotonic()
+        try:
+            await self.reconcile(key)
+        finally:
+            self.stats.reconciles += 1
+            self.stats.seconds += time.monotonic() - started
 
     def _failed(self, key: Key, exc: BaseException) -> None:
         self.stats.errors += 1
@@ -195,6 +194,10 @@ class KindEngine:
         name = type(exc).__name__
         self.stats.per_error[name] = self.stats.per_error.get(name, 0) + 1
         conflict = isinstance(exc, ApiError) and exc.conflict
+        if not isinstance(exc, (ApiError, *TRANSIENT)):
+            log.error(
+                "reconcile crashed", exc_info=exc, extra=kv(kind=self.kind.name, key="/".join(key))
+            )
         delay = self.queue.add_rate_limited(key)
         level = logging.DEBUG if conflict else logging.WARNING
         log.log(

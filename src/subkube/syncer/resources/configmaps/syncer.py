@@ -32,12 +32,5 @@ class ReferencedKind(Kind):
 class ConfigMaps(ReferencedKind):
     name = "configmaps"
     resource: Resource = CONFIGMAPS
+    translate = translate
     owned_fields = ("data", "binaryData")
-
-    def to_host(self, vobj: Obj) -> Obj:
-        return translate.to_host(
-            vobj,
-            vcluster=self.ctx.vcluster,
-            host_namespace=self.ctx.host_namespace,
-            owner=self.ctx.owner_reference,
-        )

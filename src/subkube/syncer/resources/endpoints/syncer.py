@@ -12,6 +12,7 @@ from subkube.syncer.resources.services.syncer import SKIPPED
 class Endpoints(Kind):
     name = "endpoints"
     resource: Resource = ENDPOINTS
+    translate = translate
     owned_fields = ("subsets",)
 
     def __init__(self, ctx: SyncContext, services: Informer) -> None:
@@ -24,11 +25,3 @@ class Endpoints(Kind):
             return False
         service = self.services.get(meta.get("namespace", ""), meta["name"])
         return service is not None and not service.get("spec", {}).get("selector")
-
-    def to_host(self, vobj: Obj) -> Obj:
-        return translate.to_host(
-            vobj,
-            vcluster=self.ctx.vcluster,
-            host_namespace=self.ctx.host_namespace,
-            owner=self.ctx.owner_reference,
-        )

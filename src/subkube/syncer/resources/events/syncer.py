@@ -6,8 +6,8 @@ import logging
 
 from subkube.kube.informer import Informer
 from subkube.kube.resource import EVENTS
-from subkube.kube.rest import TRANSIENT, ApiError, Obj
-from subkube.kube.workqueue import ShutDown, WorkQueue
+from subkube.kube.rest import ApiError, Obj
+from subkube.kube.workqueue import WorkQueue, process
 from subkube.log import kv
 from subkube.syncer.context import SyncContext
 from subkube.syncer.resources.events import translate
@@ -46,20 +46,13 @@ class HostEvents:
                 await task
 
     async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                await self.reconcile(key)
-                self.queue.forget(key)
-            except (ApiError, *TRANSIENT) as exc:
-                log.debug("event copy failed", extra=kv(event=key[1], error=str(exc)))
-                if self.queue.failures(key) < 5:
-                    self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
+        await process(self.queue, self.reconcile, self._failed)
+
+    def _failed(self, key: tuple[str, str], exc: Exception) -> None:
+        # Events are best effort: a few retries, then let it go.
+        log.debug("event copy failed", extra=kv(event=key[1], error=str(exc)))
+        if self.queue.failures(key) < 5:
+            self.queue.add_rate_limited(key)
 
     async def reconcile(self, key: tuple[str, str]) -> None:
         hevent = self.events.get(*key)

@@ -9,14 +9,7 @@ from subkube.syncer.resources.persistentvolumeclaims import translate
 class PersistentVolumeClaims(Kind):
     name = "persistentvolumeclaims"
     resource: Resource = PVCS
-
-    def to_host(self, vobj: Obj) -> Obj:
-        return translate.to_host(
-            vobj,
-            vcluster=self.ctx.vcluster,
-            host_namespace=self.ctx.host_namespace,
-            owner=self.ctx.owner_reference,
-        )
+    translate = translate
 
     def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
         return translate.host_spec_update(desired, actual)

@@ -9,17 +9,10 @@ from subkube.syncer.resources.secrets import translate
 class Secrets(ReferencedKind):
     name = "secrets"
     resource: Resource = SECRETS
+    translate = translate
     owned_fields = ("data", "type")
 
     def wanted(self, vobj: Obj) -> bool:
         if vobj.get("type") in translate.SKIPPED_TYPES:
             return False
         return super().wanted(vobj)
-
-    def to_host(self, vobj: Obj) -> Obj:
-        return translate.to_host(
-            vobj,
-            vcluster=self.ctx.vcluster,
-            host_namespace=self.ctx.host_namespace,
-            owner=self.ctx.owner_reference,
-        )

@@ -18,18 +18,11 @@ SKIPPED = {("default", "kubernetes")}
 class Services(Kind):
     name = "services"
     resource: Resource = SERVICES
+    translate = translate
 
     def wanted(self, vobj: Obj) -> bool:
         meta = vobj["metadata"]
         return (meta.get("namespace"), meta["name"]) not in SKIPPED
-
-    def to_host(self, vobj: Obj) -> Obj:
-        return translate.to_host(
-            vobj,
-            vcluster=self.ctx.vcluster,
-            host_namespace=self.ctx.host_namespace,
-            owner=self.ctx.owner_reference,
-        )
 
     def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
         return translate.host_spec_update(desired, actual)
