@@ -171,6 +171,76 @@ def test_host_events_show_inside_without_host_names(app: Env) -> None:
     assert events[0]["involvedObject"]["namespace"] == "demo"
 
 
+def test_the_virtual_api_service_has_the_vcluster_service_ip(app: Env) -> None:
+    vip = app.virtual("get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}").stdout
+    hip = app.host("-n", NS, "get", "svc", VC, "-o", "jsonpath={.spec.clusterIP}").stdout
+    assert vip == hip
+    dns = app.virtual(
+        "-n", "kube-system", "get", "svc", "kube-dns", "-o", "jsonpath={.spec.clusterIP}"
+    ).stdout
+    pod = host_pods(app)[0]
+    assert pod["spec"]["dnsConfig"]["nameservers"] == [dns]
+    assert pod["spec"]["hostAliases"][0]["ip"] == hip
+
+
+def test_selectorless_endpoints_and_claims_reach_the_host(app: Env, tmp_path: Path) -> None:
+    manifest = tmp_path / "extra.yaml"
+    manifest.write_text("""apiVersion: v1
+kind: Service
+metadata: {name: external-db, namespace: demo}
+spec: {ports: [{port: 5432}]}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: external-db, namespace: demo}
+subsets: [{addresses: [{ip: 192.0.2.10}], ports: [{port: 5432}]}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: demo}
+spec:
+  storageClassName: fast
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+""")
+    app.virtual("apply", "-f", str(manifest))
+
+    def host_endpoints() -> list[Any]:
+        out = app.host(
+            "-n",
+            NS,
+            "get",
+            "endpoints",
+            f"external-db-x-demo-x-{VC}",
+            "-o",
+            "jsonpath={.subsets[0].addresses[*].ip}",
+            check=False,
+        )
+        return [out.stdout] if out.stdout == "192.0.2.10" else []
+
+    wait_for("the selector-less Endpoints on the host", host_endpoints)
+    web_endpoints = app.host(
+        "-n", NS, "get", "endpoints", f"web-x-demo-x-{VC}", "-o", "jsonpath={.metadata.annotations}"
+    ).stdout
+    assert "subkube.io/object-uid" not in web_endpoints, "the host computes selector Endpoints"
+    wait_for(
+        "the claim on the host",
+        lambda: (
+            app.host(
+                "-n",
+                NS,
+                "get",
+                "pvc",
+                f"data-x-demo-x-{VC}",
+                "-o",
+                "jsonpath={.spec.storageClassName}",
+                check=False,
+            ).stdout
+            == "fast"
+        ),
+    )
+
+
 def _cluster_scoped(env: Env) -> dict[str, set[str]]:
     kinds = (
         "clusterroles",
@@ -269,6 +339,16 @@ def test_scaling_to_zero_and_deleting_a_namespace_clean_the_host(app: Env) -> No
         return True
 
     wait_for("everything of namespace other to leave the host", other_gone)
+
+    def nodes_match_pods() -> bool:
+        used = {
+            p["spec"].get("nodeName")
+            for p in app.virtual_json("get", "pods", "-A")
+            if p["spec"].get("nodeName")
+        }
+        return {n["metadata"]["name"] for n in app.virtual_json("get", "nodes")} == used
+
+    wait_for("fake nodes without tenant pods to go", nodes_match_pods)
     app.virtual("-n", "demo", "delete", "deployment", "web")
 
 
@@ -306,6 +386,38 @@ def test_a_killed_syncer_converges_after_restart(app: Env) -> None:
     assert len({p["metadata"]["name"] for p in hpods}) == 100
     print(f"host pods when the syncer was killed: {partial}")
     app.virtual("delete", "namespace", "burst", "--wait=false")
+
+
+def _synced_left(env: Env) -> list[str]:
+    left = []
+    for kind in (
+        "pods",
+        "services",
+        "configmaps",
+        "secrets",
+        "endpoints",
+        "persistentvolumeclaims",
+    ):
+        left += [
+            f"{kind}/{o['metadata']['name']}"
+            for o in env.host_json("-n", NS, "get", kind, "-l", f"subkube.io/managed-by={VC}")
+        ]
+    return left
+
+
+def test_deleting_the_host_service_collects_every_synced_object(app: Env) -> None:
+    assert _synced_left(app)
+    state = app.runner_state()
+    os.kill(state["pid"], signal.SIGTERM)
+    wait_for("the runner to stop", lambda: not pid_alive(state["pid"]), 60)
+    app.host("-n", NS, "delete", "service", VC)
+    wait_for(
+        "the garbage collector to remove every synced object", lambda: _synced_left(app) == [], 120
+    )
+    app.create()
+    wait_for(
+        "the vcluster to sync again", lambda: running(host_pods(app, f"subkube.io/managed-by={VC}"))
+    )
 
 
 def test_deleting_the_vcluster_leaves_the_namespace_as_it_was(app: Env) -> None:
