@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import rss_mib
+
 SUBKUBE = [sys.executable, "-m", "subkube"]
 
 
@@ -28,13 +30,6 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
         stderr=subprocess.DEVNULL,
     )
     return time.monotonic() - started
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:

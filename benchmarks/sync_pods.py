@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import rss_mib
+
 from subkube.binaries.catalog import locate
 
 SUBKUBE = [sys.executable, "-m", "subkube"]
@@ -73,13 +75,6 @@ def time_deployment(kubeconfig: str, namespace: str, pods: int, timeout: float) 
             raise SystemExit(f"timed out: {running(kubeconfig, namespace)}/{pods} Running")
         time.sleep(1)
     return time.monotonic() - started
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:

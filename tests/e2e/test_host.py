@@ -4,20 +4,17 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from subkube.binaries.pins import load_pins
 from subkube.daemonize import pid_alive
-from tests.conftest import kubectl, subkube
+from tests.conftest import kubectl, subkube, wait_for
 
 pytestmark = pytest.mark.e2e
-
-T = TypeVar("T")
 
 
 class Host:
@@ -56,16 +53,6 @@ def host(state_root: Path) -> Iterator[Host]:
     h.up(3)
     yield h
     h.cli("down", "--purge")
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 90) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def ready_nodes(kubeconfig: Path) -> list[str]:

@@ -5,32 +5,20 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from subkube.daemonize import pid_alive
-from tests.conftest import kubectl, subkube
+from tests.conftest import kubectl, subkube, wait_for
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
 NS = "team-a"
 VC = "vc1"
 APP = Path(__file__).parent / "manifests" / "web-app.yaml"
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 120) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what} (last: {last!r})")
 
 
 class Env:

@@ -10,13 +10,13 @@ and the few hooks where it differs; everything else lives here.
 """
 
 import asyncio
-import contextlib
 import copy
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from subkube.aio import cancel_all
 from subkube.kube.informer import Informer, Key
 from subkube.kube.resource import Resource
 from subkube.kube.rest import TRANSIENT, ApiError, Obj
@@ -165,12 +165,7 @@ class KindEngine:
 
     async def stop(self) -> None:
         self.queue.shutdown()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
 
     async def _resync(self) -> None:
         while True:

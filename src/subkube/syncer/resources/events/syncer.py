@@ -1,9 +1,9 @@
 """Events: host -> virtual, for events about objects this vcluster synced."""
 
 import asyncio
-import contextlib
 import logging
 
+from subkube.aio import cancel_all
 from subkube.kube.informer import Informer
 from subkube.kube.resource import EVENTS
 from subkube.kube.rest import ApiError, Obj
@@ -39,11 +39,7 @@ class HostEvents:
 
     async def stop(self) -> None:
         self.queue.shutdown()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
 
     async def _worker(self) -> None:
         await process(self.queue, self.reconcile, self._failed)

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import logging
 
+from subkube.aio import cancel_all
 from subkube.binaries.pins import load_pins
 from subkube.kube.informer import Informer
 from subkube.kube.resource import LEASES, NODES
@@ -44,11 +45,7 @@ class FakeNodes:
         self._tasks.append(asyncio.create_task(self._loop(), name="fake-nodes"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
 
     async def _loop(self) -> None:
         while True:

@@ -94,6 +94,12 @@ class Pods(Kind):
             "host pod is gone, deleting the virtual pod",
             extra=kv(pod=f"{meta['namespace']}/{meta['name']}"),
         )
+        await self._remove_virtual(meta)
+        return True
+
+    async def _remove_virtual(self, meta: Obj) -> None:
+        """Delete the virtual pod at once (grace 0): no kubelet will ever confirm it. A UID
+        conflict means a new pod of that name exists; that one stays."""
         try:
             await self.ctx.virtual.delete(
                 PODS, meta["name"], meta["namespace"], grace_period=0, uid=meta["uid"]
@@ -101,19 +107,12 @@ class Pods(Kind):
         except ApiError as exc:
             if not exc.conflict:
                 raise
-        return True
 
     async def virtual_deleting(self, vobj: Obj, hobj: Obj | None) -> bool:
         meta = vobj["metadata"]
         if hobj is None:
             # The host pod is gone: finish the virtual deletion, as a kubelet would.
-            try:
-                await self.ctx.virtual.delete(
-                    PODS, meta["name"], meta["namespace"], grace_period=0, uid=meta["uid"]
-                )
-            except ApiError as exc:
-                if not exc.conflict:
-                    raise
+            await self._remove_virtual(meta)
             return True
         if not hobj["metadata"].get("deletionTimestamp"):
             await self.ctx.host.delete(
