@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from subkube.daemonize import pid_alive
@@ -110,6 +111,14 @@ def test_tenant_objects_reach_the_host_translated(app: Env) -> None:
     assert unreferenced.returncode != 0, "a ConfigMap no pod uses stays inside"
 
 
+def test_the_syncer_exports_metrics(app: Env) -> None:
+    text = httpx.get(app.runner_state()["metrics"], timeout=5).text
+    assert f'subkube_synced_objects{{kind="pods",vcluster="{VC}"}}' in text
+    assert 'subkube_queue_depth{kind="configmaps"' in text
+    assert 'subkube_operations_total{kind="pods",operation="create"' in text
+    assert "subkube_reconcile_seconds_bucket" in text
+
+
 def test_nothing_of_the_host_is_visible_inside(app: Env) -> None:
     namespaces = {n["metadata"]["name"] for n in app.virtual_json("get", "namespaces")}
     assert NS not in namespaces
@@ -169,6 +178,40 @@ def test_the_virtual_api_service_has_the_vcluster_service_ip(app: Env) -> None:
     pod = host_pods(app)[0]
     assert pod["spec"]["dnsConfig"]["nameservers"] == [dns]
     assert pod["spec"]["hostAliases"][0]["ip"] == hip
+
+
+def test_a_service_ip_taken_on_the_host_is_replaced_inside(app: Env) -> None:
+    app.host("-n", NS, "create", "service", "clusterip", "squatter", "--tcp=80:80")
+    taken = app.host("-n", NS, "get", "svc", "squatter", "-o", "jsonpath={.spec.clusterIP}").stdout
+    app.virtual(
+        "-n",
+        "demo",
+        "create",
+        "service",
+        "clusterip",
+        "clash",
+        "--tcp=80:80",
+        f"--clusterip={taken}",
+    )
+
+    def same_new_ip() -> str | None:
+        vip = app.virtual(
+            "-n", "demo", "get", "svc", "clash", "-o", "jsonpath={.spec.clusterIP}", check=False
+        ).stdout
+        hip = app.host(
+            "-n",
+            NS,
+            "get",
+            "svc",
+            f"clash-x-demo-x-{VC}",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+            check=False,
+        ).stdout
+        return vip if vip and vip == hip and vip != taken else None
+
+    wait_for("the virtual Service to take the host's ClusterIP", same_new_ip)
+    app.host("-n", NS, "delete", "service", "squatter")
 
 
 def test_selectorless_endpoints_and_claims_reach_the_host(app: Env, tmp_path: Path) -> None:

@@ -102,3 +102,22 @@ def test_user_labels_are_kept_unless_they_collide_with_ours() -> None:
 def test_vcluster_names_are_validated(bad: str) -> None:
     with pytest.raises(ValueError, match="invalid vcluster name"):
         names.validate_vcluster_name(bad)
+
+
+def test_merge_patch_diffs_nested_objects_and_nulls_removals() -> None:
+    from subkube.syncer.merge import merge_patch
+
+    actual = {
+        "phase": "Pending",
+        "lb": {"ingress": [{"ip": "1"}]},
+        "gone": 1,
+        "conditions": [{"type": "A"}],
+    }
+    wanted = {"phase": "Running", "lb": {}, "conditions": [{"type": "A"}], "podIP": "10.0.0.1"}
+    assert merge_patch(actual, wanted) == {
+        "phase": "Running",
+        "lb": {"ingress": None},
+        "gone": None,
+        "podIP": "10.0.0.1",
+    }
+    assert merge_patch(actual, actual) == {}

@@ -37,6 +37,7 @@ async def run(args: argparse.Namespace) -> int:
     async def start() -> ControlPlane:
         await vc.start()
         assert vc.control_plane is not None
+        state.metrics = f"http://127.0.0.1:{vc.metrics_port}/metrics"
         return vc.control_plane
 
     return await daemonize.serve(state, f"vcluster {args.namespace}/{args.name}", start, vc.stop)

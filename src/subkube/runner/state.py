@@ -20,6 +20,7 @@ class VClusterState(daemonize.DaemonState):
     namespace: str = ""
     host_kubeconfig: str = ""
     host_context: str = ""
+    metrics: str = ""
 
     @property
     def path(self) -> Path:

@@ -5,12 +5,16 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client import start_http_server
+
 from subkube.controlplane.controlplane import ControlPlane
+from subkube.controlplane.process import free_port
 from subkube.controlplane.spec import ControlPlaneSpec, Store
 from subkube.kube.client import connect
 from subkube.kube.rest import Kube
 from subkube.log import kv
 from subkube.runner import hostside
+from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
 from subkube.syncer.syncer import Syncer, SyncOptions
 
@@ -58,6 +62,7 @@ class VCluster:
         self.stack = AsyncExitStack()
         self.control_plane: ControlPlane | None = None
         self.syncer: Syncer | None = None
+        self.metrics_port = 0
 
     async def start(self) -> None:
         c = self.config
@@ -102,6 +107,11 @@ class VCluster:
             self.syncer = Syncer(ctx, c.sync)
             self.stack.push_async_callback(self.syncer.stop)
             await self.syncer.start()
+            self.metrics_port = free_port()
+            server, _ = start_http_server(
+                self.metrics_port, addr="127.0.0.1", registry=metrics.REGISTRY
+            )
+            self.stack.callback(server.shutdown)
             log.info(
                 "vcluster running",
                 extra=kv(name=c.name, namespace=c.host_namespace, server=self.control_plane.server),

@@ -13,7 +13,6 @@ import asyncio
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from subkube.aio import cancel_all
@@ -22,7 +21,7 @@ from subkube.kube.resource import Resource
 from subkube.kube.rest import TRANSIENT, ApiError, Obj
 from subkube.kube.workqueue import WorkQueue, process
 from subkube.log import kv
-from subkube.syncer import merge, names
+from subkube.syncer import merge, metrics, names
 from subkube.syncer.context import SyncContext
 
 log = logging.getLogger(__name__)
@@ -68,11 +67,22 @@ class Kind:
         return None
 
     async def sync_back(self, vobj: Obj, hobj: Obj) -> Obj | None:
-        """Copy what flows host -> virtual; returns the written virtual object, if any."""
+        """Copy what flows host -> virtual; returns the written virtual object, if any.
+
+        A merge patch of the status, not a PUT: the virtual object changes under us all the
+        time (controllers, kubectl), and status needs no resourceVersion to be right."""
         update = self.virtual_update(vobj, hobj)
         if update is None:
             return None
-        return await self.ctx.virtual.replace_status(self.resource, update)
+        patch = merge.merge_patch(vobj.get("status") or {}, update.get("status") or {})
+        meta = vobj["metadata"]
+        return await self.ctx.virtual.patch(
+            self.resource,
+            meta["name"],
+            {"status": patch},
+            meta.get("namespace"),
+            subresource="status",
+        )
 
     async def create_host(self, desired: Obj) -> Obj:
         return await self.ctx.host.create(self.resource, desired, self.ctx.host_namespace)
@@ -104,26 +114,16 @@ class Kind:
         return []
 
 
-@dataclass
-class Stats:
-    reconciles: int = 0
-    errors: int = 0
-    creates: int = 0
-    updates: int = 0
-    deletes: int = 0
-    status_updates: int = 0
-    seconds: float = 0.0
-    last_error: str = ""
-    per_error: dict[str, int] = field(default_factory=dict)
-
-
 class KindEngine:
     def __init__(self, kind: Kind, *, resync_period: float = 300.0) -> None:
         self.kind = kind
         self.ctx = kind.ctx
         self.resync_period = resync_period
         self.queue: WorkQueue[Key] = WorkQueue()
-        self.stats = Stats()
+        labels = {"vcluster": self.ctx.vcluster, "kind": kind.name}
+        self._reconcile_seconds = metrics.RECONCILE_SECONDS.labels(**labels)
+        self._labels = labels
+        metrics.QUEUE_DEPTH.labels(**labels).set_function(lambda: len(self.queue))
         res = kind.resource
         self.virtual = Informer(self.ctx.virtual, res, name=f"virtual-{res.plural}")
         self.host = Informer(
@@ -135,6 +135,7 @@ class KindEngine:
         )
         self.virtual.add_handler(lambda _t, obj: self._enqueue_virtual(obj))
         self.host.add_handler(lambda _t, obj: self._enqueue_host(obj))
+        metrics.SYNCED.labels(**labels).set_function(lambda: len(self.host.cache))
         kind.requeue_after = self.queue.add_after  # type: ignore[method-assign]
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -180,20 +181,25 @@ class KindEngine:
         try:
             await self.reconcile(key)
         finally:
-            self.stats.reconciles += 1
-            self.stats.seconds += time.monotonic() - started
+            self._reconcile_seconds.observe(time.monotonic() - started)
+
+    def _count(self, operation: str) -> None:
+        metrics.OPERATIONS.labels(**self._labels, operation=operation).inc()
 
     def _failed(self, key: Key, exc: BaseException) -> None:
-        self.stats.errors += 1
-        self.stats.last_error = str(exc)
-        name = type(exc).__name__
-        self.stats.per_error[name] = self.stats.per_error.get(name, 0) + 1
+        metrics.RECONCILE_ERRORS.labels(**self._labels, error=type(exc).__name__).inc()
         conflict = isinstance(exc, ApiError) and exc.conflict
         if not isinstance(exc, (ApiError, *TRANSIENT)):
             log.error(
                 "reconcile crashed", exc_info=exc, extra=kv(kind=self.kind.name, key="/".join(key))
             )
-        delay = self.queue.add_rate_limited(key)
+        if conflict:
+            # Someone else wrote first: our cache catches up within milliseconds, so retry
+            # soon rather than backing off for minutes.
+            delay = min(self.queue.base_delay * 2 ** self.queue.failures(key), 1.0)
+            self.queue.add_after(key, delay)
+        else:
+            delay = self.queue.add_rate_limited(key)
         level = logging.DEBUG if conflict else logging.WARNING
         log.log(
             level,
@@ -210,10 +216,12 @@ class KindEngine:
         host_name = ctx.host_name(name, namespace)
         hobj = self.host.get(ctx.host_namespace, host_name)
         if hobj is not None and not names.is_ours(hobj, vcluster=ctx.vcluster):
-            log.warning(
-                "host object exists but is not ours; leaving it alone",
-                extra=kv(kind=self.kind.name, host=host_name),
-            )
+            # Never touched. Worth a warning only if we wanted that name for ourselves.
+            if vobj is not None and self.kind.wanted(vobj):
+                log.warning(
+                    "host object exists but is not ours; leaving it alone",
+                    extra=kv(kind=self.kind.name, host=host_name),
+                )
             return
 
         deleting = vobj is not None and vobj["metadata"].get("deletionTimestamp")
@@ -247,7 +255,7 @@ class KindEngine:
                 if exc.already_exists:
                     return  # our informer will deliver it and requeue the key
                 raise
-            self.stats.creates += 1
+            self._count("create")
             self.host.cache[(ctx.host_namespace, host_name)] = created
             hobj = created
             await self.kind.after_create(vobj, created)
@@ -258,17 +266,17 @@ class KindEngine:
         written = await self.kind.sync_back(vobj, hobj)
         if written is not None:
             self.virtual.cache[(namespace, name)] = written
-            self.stats.status_updates += 1
+            self._count("status")
 
     async def _update_host(self, vobj: Obj, desired: Obj, hobj: Obj) -> None:
         labels, annotations = merge.merged_metadata(hobj["metadata"], desired["metadata"])
         patch: Obj = {}
         if labels != (hobj["metadata"].get("labels") or {}):
-            patch.setdefault("metadata", {})["labels"] = _as_merge_patch(
+            patch.setdefault("metadata", {})["labels"] = merge.merge_patch(
                 hobj["metadata"].get("labels") or {}, labels
             )
         if annotations != (hobj["metadata"].get("annotations") or {}):
-            patch.setdefault("metadata", {})["annotations"] = _as_merge_patch(
+            patch.setdefault("metadata", {})["annotations"] = merge.merge_patch(
                 hobj["metadata"].get("annotations") or {}, annotations
             )
         spec_patch = self.kind.host_update(vobj, desired, hobj)
@@ -282,7 +290,7 @@ class KindEngine:
             self.kind.resource, meta["name"], patch, meta["namespace"]
         )
         self.host.cache[(meta["namespace"], meta["name"])] = updated
-        self.stats.updates += 1
+        self._count("update")
 
     async def _delete_host(self, hobj: Obj, grace_period: int | None = None) -> None:
         meta = hobj["metadata"]
@@ -293,11 +301,4 @@ class KindEngine:
             uid=meta.get("uid"),
             grace_period=grace_period,
         )
-        self.stats.deletes += 1
-
-
-def _as_merge_patch(actual: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
-    """A JSON merge patch turning ACTUAL into WANTED (null removes a key)."""
-    patch: dict[str, Any] = {k: v for k, v in wanted.items() if actual.get(k) != v}
-    patch.update({k: None for k in actual if k not in wanted})
-    return patch
+        self._count("delete")

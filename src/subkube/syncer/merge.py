@@ -66,3 +66,20 @@ def stamp_records(obj: dict[str, Any]) -> dict[str, Any]:
     )
     annotations[MANAGED_LABELS] = record((meta.get("labels") or {}).keys())
     return obj
+
+
+def merge_patch(actual: Any, wanted: Any) -> Any:
+    """The JSON merge patch (RFC 7386) that turns ACTUAL into WANTED: nested objects are
+    diffed recursively, removed keys become null, anything else is replaced whole."""
+    if not isinstance(actual, dict) or not isinstance(wanted, dict):
+        return wanted
+    patch: dict[str, Any] = {}
+    for key, value in wanted.items():
+        if key not in actual:
+            patch[key] = value
+        elif actual[key] != value:
+            patch[key] = merge_patch(actual[key], value)
+    for key in actual:
+        if key not in wanted:
+            patch[key] = None
+    return patch

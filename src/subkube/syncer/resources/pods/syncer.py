@@ -80,8 +80,6 @@ class Pods(Kind):
             except ApiError as exc:
                 if not exc.conflict:
                     raise
-            # The status write below must carry the new resourceVersion: fetch it.
-            vobj = await self.ctx.virtual.get(PODS, meta["name"], meta["namespace"])
         return await super().sync_back(vobj, hobj)
 
     async def host_missing(self, vobj: Obj) -> bool:
