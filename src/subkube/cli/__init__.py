@@ -5,7 +5,7 @@ import sys
 import typer
 
 from subkube import __version__, log
-from subkube.cli import binaries, host, vcluster
+from subkube.cli import binaries, config, host, vcluster
 from subkube.cli.output import console_err
 from subkube.errors import SubkubeError
 
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(binaries.app, name="binaries")
 app.add_typer(host.app, name="host")
+app.add_typer(config.app, name="config")
 app.command("create")(vcluster.create)
 app.command("delete")(vcluster.delete)
 app.command("kubeconfig")(vcluster.kubeconfig)

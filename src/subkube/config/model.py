@@ -1,0 +1,203 @@
+"""subkube.yaml (and the Helm chart's values.yaml): the same schema, as pydantic models.
+
+Field names follow what users know from vCluster's config (sync.toHost.pods.enabled, …);
+defaults follow its behaviour (see shared/reference/vcluster-facts.md). Field names are the
+users' camelCase on purpose: the models are the file format.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+
+
+class Toggle(Strict):
+    enabled: bool = False
+
+
+class On(Strict):
+    enabled: bool = True
+
+
+class ReferencedToggle(Strict):
+    enabled: bool = True
+    all: bool = Field(False, description="Sync every object, not only those pods use.")
+
+
+class ToHost(Strict):
+    pods: On = On()
+    services: On = On()
+    endpoints: On = On()
+    persistentVolumeClaims: On = On()
+    configMaps: ReferencedToggle = ReferencedToggle()
+    secrets: ReferencedToggle = ReferencedToggle()
+    ingresses: Toggle = Toggle()
+    networkPolicies: Toggle = Toggle()
+    serviceAccounts: Toggle = Toggle()
+    priorityClasses: Toggle = Toggle()
+    podDisruptionBudgets: Toggle = Toggle()
+    persistentVolumes: Toggle = Toggle()
+    storageClasses: Toggle = Toggle()
+
+
+class NodeSelector(Strict):
+    all: bool = Field(False, description="All host nodes, not only those running tenant pods.")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class NodeSync(Strict):
+    enabled: bool = Field(False, description="Real node objects instead of fake ones.")
+    selector: NodeSelector = NodeSelector()
+    syncBackChanges: bool = False
+
+
+class FromHost(Strict):
+    events: On = On()
+    storageClasses: Toggle = Toggle()
+    ingressClasses: Toggle = Toggle()
+    priorityClasses: Toggle = Toggle()
+    runtimeClasses: Toggle = Toggle()
+    nodes: NodeSync = NodeSync()
+
+
+class Sync(Strict):
+    toHost: ToHost = ToHost()
+    fromHost: FromHost = FromHost()
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> "Sync":
+        both = [
+            name
+            for name in FromHost.model_fields
+            if name in ToHost.model_fields
+            and getattr(self.toHost, name).enabled
+            and getattr(self.fromHost, name).enabled
+        ]
+        if both:
+            raise ValueError(
+                f"{', '.join(both)} cannot be synced in both directions: enable "
+                f"sync.toHost.{both[0]} or sync.fromHost.{both[0]}, not both"
+            )
+        return self
+
+
+class Embedded(Toggle):
+    pass
+
+
+class ExternalDatabase(Toggle):
+    dataSource: str = Field("", description="e.g. postgres://user:pass@host:5432/db")
+
+
+class ExternalEtcd(Toggle):
+    endpoint: str = ""
+    caFile: str = ""
+    certFile: str = ""
+    keyFile: str = ""
+
+
+class Database(Strict):
+    embedded: Embedded = Embedded()
+    external: ExternalDatabase = ExternalDatabase()
+
+
+class Etcd(Strict):
+    embedded: Embedded = Embedded()
+    external: ExternalEtcd = ExternalEtcd()
+
+
+class BackingStore(Strict):
+    database: Database = Database()
+    etcd: Etcd = Etcd()
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> "BackingStore":
+        chosen = self.chosen_all()
+        if len(chosen) > 1:
+            raise ValueError(f"choose one backing store, not {' and '.join(chosen)}")
+        if self.database.external.enabled and not self.database.external.dataSource:
+            raise ValueError("database.external needs a dataSource")
+        if self.etcd.external.enabled and not self.etcd.external.endpoint:
+            raise ValueError("etcd.external needs an endpoint")
+        return self
+
+    def chosen_all(self) -> list[str]:
+        return [
+            f"{group}.{kind}"
+            for group in ("database", "etcd")
+            for kind in ("embedded", "external")
+            if getattr(getattr(self, group), kind).enabled
+        ]
+
+    @property
+    def chosen(self) -> str:
+        """database.embedded (kine + SQLite) unless something else is enabled."""
+        found = self.chosen_all()
+        return found[0] if found else "database.embedded"
+
+
+class Component(Strict):
+    extraArgs: list[str] = Field(default_factory=list, description='Extra flags, e.g. "--v=4".')
+
+    @model_validator(mode="after")
+    def _flags(self) -> "Component":
+        for arg in self.extraArgs:
+            if not arg.startswith("--"):
+                raise ValueError(f"extraArgs entries look like --flag=value, not {arg!r}")
+        return self
+
+    def as_dict(self) -> dict[str, str]:
+        out = {}
+        for arg in self.extraArgs:
+            key, _, value = arg[2:].partition("=")
+            out[key] = value or "true"
+        return out
+
+
+class ControlPlane(Strict):
+    backingStore: BackingStore = BackingStore()
+    apiServer: Component = Component()
+    controllerManager: Component = Component()
+
+
+class Networking(Strict):
+    serviceCIDR: str = Field("", description="Empty: discover the host's.")
+    clusterDomain: str = "cluster.local"
+
+
+class ResourceQuota(Toggle):
+    quota: dict[str, str | int] = Field(
+        default_factory=lambda: {
+            "requests.cpu": 10,
+            "requests.memory": "20Gi",
+            "limits.cpu": 20,
+            "limits.memory": "40Gi",
+            "pods": 50,
+            "services": 20,
+            "persistentvolumeclaims": 20,
+        }
+    )
+
+
+class LimitRange(Toggle):
+    default: dict[str, str] = Field(default_factory=lambda: {"cpu": "1", "memory": "512Mi"})
+    defaultRequest: dict[str, str] = Field(
+        default_factory=lambda: {"cpu": "100m", "memory": "128Mi"}
+    )
+
+
+class Policies(Strict):
+    podSecurityStandard: Literal["", "privileged", "baseline", "restricted"] = ""
+    resourceQuota: ResourceQuota = ResourceQuota()
+    limitRange: LimitRange = LimitRange()
+    networkPolicy: Toggle = Toggle()
+
+
+class Config(Strict):
+    sync: Sync = Sync()
+    controlPlane: ControlPlane = ControlPlane()
+    networking: Networking = Networking()
+    policies: Policies = Policies()
