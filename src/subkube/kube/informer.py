@@ -51,6 +51,23 @@ class Informer:
     def get(self, namespace: str, name: str) -> Obj | None:
         return self.cache.get((namespace, name))
 
+    def write_through(self, obj: Obj, based_on: Obj | None) -> None:
+        """Put the result of our own write into the cache, so the next reconcile sees it
+        before the watch delivers it, but only if the cache still holds what that write
+        was based on (BASED_ON, or nothing for a create). The watch may already have
+        delivered later versions while the write was in flight, and those must not be
+        replaced by an older one."""
+        key = key_of(obj)
+        current = self.cache.get(key)
+        if based_on is None:
+            if current is None:
+                self.cache[key] = obj
+            return
+        if current is not None and current.get("metadata", {}).get(
+            "resourceVersion"
+        ) == based_on.get("metadata", {}).get("resourceVersion"):
+            self.cache[key] = obj
+
     def items(self) -> list[Obj]:
         return list(self.cache.values())
 

@@ -256,7 +256,7 @@ class KindEngine:
                     return  # our informer will deliver it and requeue the key
                 raise
             self._count("create")
-            self.host.cache[(ctx.host_namespace, host_name)] = created
+            self.host.write_through(created, None)
             hobj = created
             await self.kind.after_create(vobj, created)
         else:
@@ -265,7 +265,7 @@ class KindEngine:
 
         written = await self.kind.sync_back(vobj, hobj)
         if written is not None:
-            self.virtual.cache[(namespace, name)] = written
+            self.virtual.write_through(written, vobj)
             self._count("status")
 
     async def _update_host(self, vobj: Obj, desired: Obj, hobj: Obj) -> None:
@@ -289,7 +289,7 @@ class KindEngine:
         updated = await self.ctx.host.patch(
             self.kind.resource, meta["name"], patch, meta["namespace"]
         )
-        self.host.cache[(meta["namespace"], meta["name"])] = updated
+        self.host.write_through(updated, hobj)
         self._count("update")
 
     async def _delete_host(self, hobj: Obj, grace_period: int | None = None) -> None:
