@@ -1,8 +1,11 @@
 """`subkube create | delete | kubeconfig`: local vclusters (the runner as a local process)."""
 
+from pathlib import Path
+
 import typer
 
-from subkube.cli.output import console
+from subkube.cli.output import console, console_err
+from subkube.config.load import load
 from subkube.errors import SubkubeError
 from subkube.runner import manage
 from subkube.runner.state import load_state
@@ -15,24 +18,28 @@ CONTEXT = typer.Option(None, "--context", help="Context of the host kubeconfig."
 def create(
     name: str = typer.Argument(..., help="vcluster name."),
     namespace: str = NAMESPACE,
+    values: list[Path] = typer.Option(
+        [], "--values", "-f", help="subkube.yaml files, merged in order."
+    ),
+    sets: list[str] = typer.Option([], "--set", help="key.path=value, on top of the files."),
     driver: str = typer.Option("local", "--driver", help="local: run the vcluster here."),
     kubeconfig: str | None = KUBECONFIG,
     context: str | None = CONTEXT,
-    store: str = typer.Option("kine", "--store", help="kine (SQLite) or etcd."),
     timeout: float = typer.Option(180.0, "--timeout", help="Seconds to wait for readiness."),
 ) -> None:
     """Create a vcluster in a host namespace and wait until its API answers."""
     if driver != "local":
         raise SubkubeError(f"--driver {driver} is not available yet; use --driver local")
-    if store not in ("kine", "etcd"):
-        raise SubkubeError(f"--store must be kine or etcd, not {store!r}")
+    config, warnings = load(values, sets)
+    for warning in warnings:
+        console_err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     with console.status(f"creating vcluster [bold]{name}[/bold] in {namespace}…") as status:
         state = manage.create(
             name,
             namespace,
             kubeconfig=kubeconfig,
             context=context,
-            store=store,
+            config=config,
             timeout=timeout,
             on_phase=lambda p: status.update(f"vcluster {name}: {p}…"),
         )

@@ -21,6 +21,13 @@ Key = tuple[str, str]
 Handler = Callable[[str, Obj], None]
 
 
+def slim(obj: Obj) -> Obj:
+    """Drop managedFields before caching: no reconcile reads them, and on pods they are a
+    large share of the object (client-go informers use the same transform)."""
+    obj.get("metadata", {}).pop("managedFields", None)
+    return obj
+
+
 class Informer:
     def __init__(
         self,
@@ -57,7 +64,7 @@ class Informer:
         was based on (BASED_ON, or nothing for a create). The watch may already have
         delivered later versions while the write was in flight, and those must not be
         replaced by an older one."""
-        key = key_of(obj)
+        key = key_of(slim(obj))
         current = self.cache.get(key)
         if based_on is None:
             if current is None:
@@ -86,7 +93,7 @@ class Informer:
         for item in page.get("items", []):
             item.setdefault("apiVersion", self.resource.api_version)
             item.setdefault("kind", self.resource.kind)
-            fresh[key_of(item)] = item
+            fresh[key_of(item)] = slim(item)
         old = self.cache
         self.cache = fresh
         self.resource_version = page.get("metadata", {}).get("resourceVersion", "")
@@ -126,7 +133,7 @@ class Informer:
                 last = self.cache.pop(key, obj)
                 self._emit("DELETED", obj if obj.get("metadata") else last)
             elif kind in ("ADDED", "MODIFIED"):
-                self.cache[key] = obj
+                self.cache[key] = slim(obj)
                 self._emit(kind, obj)
             self.resource_version = rv or self.resource_version
 

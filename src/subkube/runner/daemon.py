@@ -5,10 +5,10 @@ from pathlib import Path
 
 from subkube import daemonize
 from subkube import log as sklog
+from subkube.config.model import Config
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.runner.state import VClusterState, vcluster_dir
 from subkube.runner.vcluster import VCluster, VClusterConfig
-from subkube.syncer.syncer import SyncOptions
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -26,11 +26,8 @@ async def run(args: argparse.Namespace) -> int:
             host_kubeconfig=Path(args.host_kubeconfig),
             host_context=args.host_context or None,
             data_dir=directory / "data",
-            store=args.store,
             startup_timeout=args.timeout,
-            sync=SyncOptions(
-                configmaps_all=args.sync_all_configmaps, secrets_all=args.sync_all_secrets
-            ),
+            config=Config.model_validate_json(Path(args.config).read_text()),
         )
     )
 
@@ -49,9 +46,7 @@ def main() -> None:
     parser.add_argument("--namespace", required=True)
     parser.add_argument("--host-kubeconfig", required=True)
     parser.add_argument("--host-context", default="")
-    parser.add_argument("--store", choices=["kine", "etcd"], default="kine")
-    parser.add_argument("--sync-all-configmaps", action="store_true")
-    parser.add_argument("--sync-all-secrets", action="store_true")
+    parser.add_argument("--config", required=True, help="the effective config, as JSON")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("-v", "--verbose", action="count", default=1)
     args = parser.parse_args()

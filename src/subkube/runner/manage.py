@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from subkube import daemonize
+from subkube.config.model import Config
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
@@ -16,6 +17,7 @@ from subkube.kube.resource import NAMESPACES, SERVICEACCOUNTS, SERVICES
 from subkube.kube.rest import ApiError, Kube
 from subkube.runner import hostside
 from subkube.runner.state import VClusterState, load_state, vcluster_dir
+from subkube.runner.vcluster import store_of
 from subkube.syncer import names
 
 DAEMON_MODULE = "subkube.runner.daemon"
@@ -69,11 +71,9 @@ def create(
     *,
     kubeconfig: str | None,
     context: str | None,
-    store: str = "kine",
+    config: Config | None = None,
     timeout: float = 180.0,
     create_namespace: bool = True,
-    sync_all_configmaps: bool = False,
-    sync_all_secrets: bool = False,
     on_phase: Callable[[str], None] | None = None,
 ) -> VClusterState:
     try:
@@ -93,17 +93,18 @@ def create(
         namespace,
         "--host-kubeconfig",
         str(host),
-        "--store",
-        store,
         "--timeout",
         str(timeout),
     ]
     if context:
         args += ["--host-context", context]
-    if sync_all_configmaps:
-        args.append("--sync-all-configmaps")
-    if sync_all_secrets:
-        args.append("--sync-all-secrets")
+    # The daemon gets the effective config (files, --set and defaults merged and checked),
+    # kept beside its data so a restart runs with what was asked at create.
+    config_path = vcluster_dir(namespace, name) / "config.json"
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path.write_text((config or Config()).model_dump_json(indent=2))
+    args += ["--config", str(config_path)]
+    store_of(config or Config())  # refuse unsupported stores before starting anything
     proc = daemonize.spawn(DAEMON_MODULE, args, log_path)
     return daemonize.wait_running(
         lambda: load_state(namespace, name),

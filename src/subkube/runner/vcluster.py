@@ -2,21 +2,23 @@
 
 import logging
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import start_http_server
 
+from subkube.config.model import Config
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.process import free_port
 from subkube.controlplane.spec import ControlPlaneSpec, Store
+from subkube.errors import SubkubeError
 from subkube.kube.client import connect
 from subkube.kube.rest import Kube
 from subkube.log import kv
 from subkube.runner import hostside
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
-from subkube.syncer.syncer import Syncer, SyncOptions
+from subkube.syncer.syncer import Syncer
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,18 @@ def virtual_controllers() -> list[str]:
     return ["*", *(f"-{c}" for c in HOST_CONTROLLERS)]
 
 
+def store_of(config: Config) -> Store:
+    """Which store the local runner starts for the configured backing store."""
+    chosen = config.controlPlane.backingStore.chosen
+    stores: dict[str, Store] = {"database.embedded": "kine", "etcd.embedded": "etcd"}
+    if chosen not in stores:
+        raise SubkubeError(
+            f"controlPlane.backingStore.{chosen} is not supported by the local "
+            "driver yet; use database.embedded or etcd.embedded"
+        )
+    return stores[chosen]
+
+
 @dataclass
 class VClusterConfig:
     name: str
@@ -49,10 +63,7 @@ class VClusterConfig:
     host_kubeconfig: Path
     data_dir: Path
     host_context: str | None = None
-    store: Store = "kine"
-    cluster_domain: str = "cluster.local"
-    service_cidr: str = ""
-    sync: SyncOptions | None = None
+    config: Config = field(default_factory=Config)
     startup_timeout: float = 120.0
 
 
@@ -72,14 +83,17 @@ class VCluster:
             )
             host = Kube(host_api)
             owner = await hostside.ensure_host_objects(host, c.host_namespace, c.name)
-            cidr = c.service_cidr or await hostside.discover_service_cidr(host)
+            net = c.config.networking
+            cidr = net.serviceCIDR or await hostside.discover_service_cidr(host)
             api_ip = owner["spec"]["clusterIP"]
             spec = ControlPlaneSpec(
                 name=c.name,
                 data_dir=c.data_dir / "controlplane",
-                store=c.store,
+                store=store_of(c.config),
                 service_cidr=cidr,
-                cluster_domain=c.cluster_domain,
+                cluster_domain=net.clusterDomain,
+                apiserver_extra_args=c.config.controlPlane.apiServer.as_dict(),
+                controller_manager_extra_args=c.config.controlPlane.controllerManager.as_dict(),
                 controllers=virtual_controllers(),
                 allocate_node_cidrs=False,
                 extra_sans=[
@@ -101,10 +115,10 @@ class VCluster:
                 owner_service=owner,
                 virtual=Kube(virtual_api),
                 host=host,
-                cluster_domain=c.cluster_domain,
+                cluster_domain=net.clusterDomain,
                 workload_service_account=hostside.workload_service_account(c.name),
             )
-            self.syncer = Syncer(ctx, c.sync)
+            self.syncer = Syncer(ctx, c.config.sync)
             self.stack.push_async_callback(self.syncer.stop)
             await self.syncer.start()
             self.metrics_port = free_port()

@@ -3,15 +3,16 @@
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 
+from subkube.config.model import Sync
 from subkube.errors import SubkubeError
 from subkube.kube.resource import BY_PLURAL, SERVICES
 from subkube.kube.rest import ApiError
 from subkube.log import kv
 from subkube.syncer.context import SyncContext
 from subkube.syncer.dns import coredns
-from subkube.syncer.engine import KindEngine
+from subkube.syncer.engine import Kind, KindEngine
 from subkube.syncer.references import ReferenceIndex
 from subkube.syncer.resources.configmaps.syncer import ConfigMaps
 from subkube.syncer.resources.endpoints.syncer import Endpoints
@@ -25,46 +26,80 @@ from subkube.syncer.resources.services.syncer import Services
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class SyncOptions:
-    configmaps_all: bool = False
-    secrets_all: bool = False
-    workers: int = 10
+# Kinds the syncer can copy today; the others in the config are refused at start.
+SUPPORTED = {
+    "toHost": {"pods", "services", "endpoints", "persistentVolumeClaims", "configMaps", "secrets"},
+    "fromHost": {"events"},
+}
+
+
+def unsupported(sync: Sync) -> list[str]:
+    out = []
+    for direction in ("toHost", "fromHost"):
+        section = getattr(sync, direction)
+        for name in type(section).model_fields:
+            if getattr(section, name).enabled and name not in SUPPORTED[direction]:
+                out.append(f"sync.{direction}.{name}")
+    return out
 
 
 class Syncer:
-    def __init__(self, ctx: SyncContext, options: SyncOptions | None = None) -> None:
+    def __init__(self, ctx: SyncContext, sync: Sync | None = None, workers: int = 10) -> None:
         self.ctx = ctx
-        self.options = options or SyncOptions()
+        self.sync = sync or Sync()
+        missing = unsupported(self.sync)
+        if missing:
+            raise SubkubeError(f"{', '.join(missing)}: not supported yet; disable it")
+        if not self.sync.toHost.services.enabled:
+            raise SubkubeError(
+                "sync.toHost.services cannot be disabled: the vcluster's DNS "
+                "and every tenant Service need their host copy"
+            )
+        to_host = self.sync.toHost
         self.refs = ReferenceIndex()
         self.services = KindEngine(Services(ctx))
-        self.configmaps = KindEngine(
-            ConfigMaps(ctx, self.refs, sync_all=self.options.configmaps_all)
+        self.engines = [self.services]
+        self.endpoints = self._maybe(
+            to_host.endpoints.enabled, lambda: Endpoints(ctx, self.services.virtual)
         )
-        self.secrets = KindEngine(Secrets(ctx, self.refs, sync_all=self.options.secrets_all))
-        self.endpoints = KindEngine(Endpoints(ctx, self.services.virtual))
-        self.pvcs = KindEngine(PersistentVolumeClaims(ctx))
-        self.pods = KindEngine(Pods(ctx, self.services.virtual))
-        self.engines = [
-            self.services,
-            self.endpoints,
-            self.configmaps,
-            self.secrets,
-            self.pvcs,
-            self.pods,
-        ]
-        # A Service gaining or losing its selector changes whether its Endpoints sync.
-        self.services.virtual.add_handler(
-            lambda _t, svc: self.endpoints.queue.add(
-                (svc["metadata"].get("namespace", ""), svc["metadata"]["name"])
-            )
+        self.configmaps = self._maybe(
+            to_host.configMaps.enabled,
+            lambda: ConfigMaps(ctx, self.refs, sync_all=to_host.configMaps.all),
         )
+        self.secrets = self._maybe(
+            to_host.secrets.enabled, lambda: Secrets(ctx, self.refs, sync_all=to_host.secrets.all)
+        )
+        self.pvcs = self._maybe(
+            to_host.persistentVolumeClaims.enabled, lambda: PersistentVolumeClaims(ctx)
+        )
+        self.pods = self._maybe(to_host.pods.enabled, lambda: Pods(ctx, self.services.virtual))
         for engine in self.engines:
-            engine.kind.workers = self.options.workers
-        self.pods.virtual.add_handler(self.refs.on_pod)
-        self.refs.listeners.append(self._referenced_changed)
-        self.nodes = FakeNodes(ctx.virtual, self.pods.virtual)
-        self.events = HostEvents(ctx, {e.kind.resource.kind: e.host for e in self.engines})
+            engine.kind.workers = workers
+        if self.endpoints is not None:
+            endpoints = self.endpoints
+            # A Service gaining or losing its selector changes whether its Endpoints sync.
+            self.services.virtual.add_handler(
+                lambda _t, svc: endpoints.queue.add(
+                    (svc["metadata"].get("namespace", ""), svc["metadata"]["name"])
+                )
+            )
+        self.nodes: FakeNodes | None = None
+        if self.pods is not None:
+            self.pods.virtual.add_handler(self.refs.on_pod)
+            self.refs.listeners.append(self._referenced_changed)
+            self.nodes = FakeNodes(ctx.virtual, self.pods.virtual)
+        self.events = (
+            HostEvents(ctx, {e.kind.resource.kind: e.host for e in self.engines})
+            if self.sync.fromHost.events.enabled
+            else None
+        )
+
+    def _maybe(self, enabled: bool, make: Callable[[], Kind]) -> KindEngine | None:
+        if not enabled:
+            return None
+        engine = KindEngine(make())
+        self.engines.append(engine)
+        return engine
 
     def _referenced_changed(self, plural: str, namespace: str, name: str) -> None:
         engine = {"configmaps": self.configmaps, "secrets": self.secrets}.get(plural)
@@ -76,15 +111,17 @@ class Syncer:
         await self.ensure_api_service()
         await self.ensure_dns()
         # Referenced objects first, so a pod's ConfigMaps are on the host before the pod.
-        await asyncio.gather(self.configmaps.start(), self.secrets.start())
-        await asyncio.gather(self.endpoints.start(), self.pvcs.start())
-        await self.pods.start()
-        await asyncio.gather(self.nodes.start(), self.events.start())
+        first = [e for e in (self.configmaps, self.secrets, self.endpoints, self.pvcs) if e]
+        await asyncio.gather(*(e.start() for e in first))
+        if self.pods is not None:
+            await self.pods.start()
+        await asyncio.gather(*(c.start() for c in (self.nodes, self.events) if c))
         log.info("syncer running", extra=kv(vcluster=self.ctx.vcluster))
 
     async def stop(self) -> None:
-        await self.events.stop()
-        await self.nodes.stop()
+        for component in (self.events, self.nodes):
+            if component is not None:
+                await component.stop()
         for engine in reversed(self.engines):
             await engine.stop()
 
