@@ -22,6 +22,12 @@ app.add_typer(config.app, name="config")
 app.command("create")(vcluster.create)
 app.command("delete")(vcluster.delete)
 app.command("kubeconfig")(vcluster.kubeconfig)
+app.command("list")(vcluster.list_)
+app.command("describe")(vcluster.describe)
+app.command("connect")(vcluster.connect)
+app.command("disconnect")(vcluster.disconnect)
+app.command("pause")(vcluster.pause)
+app.command("resume")(vcluster.resume)
 
 
 def _version(value: bool) -> None:

@@ -1,5 +1,6 @@
 """Shared console objects and table/json/yaml rendering for listings."""
 
+import datetime as dt
 import json
 from enum import StrEnum
 from typing import Any
@@ -33,3 +34,16 @@ def render(
     for row in rows:
         table.add_row(*(str(row.get(col, "")) for col in columns))
     console.print(table)
+
+
+def age(since_iso: str) -> str:
+    """kubectl-style age: 45s, 12m, 3h, 2d."""
+    try:
+        since = dt.datetime.fromisoformat(since_iso)
+    except ValueError:
+        return "-"
+    seconds = int((dt.datetime.now(dt.UTC) - since).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"

@@ -1,14 +1,29 @@
 """`subkube create | delete | kubeconfig`: local vclusters (the runner as a local process)."""
 
+import asyncio
+import json
+import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import typer
+import yaml
 
-from subkube.cli.output import console, console_err
+from subkube.cli.output import OutputFormat, age, console, console_err, render
 from subkube.config.load import load
+from subkube.controlplane import kubeconfig as kc
 from subkube.errors import SubkubeError
 from subkube.runner import manage
-from subkube.runner.state import load_state
+from subkube.runner.kubeconfigs import (
+    PREFIX,
+    connected_context,
+    merge_into,
+    user_kubeconfig,
+    vcluster_kubeconfig,
+)
+from subkube.runner.kubeconfigs import disconnect as disconnect_from
+from subkube.runner.state import known_vclusters, load_state, vcluster_dir
 
 NAMESPACE = typer.Option(..., "--namespace", "-n", help="Host namespace of the vcluster.")
 KUBECONFIG = typer.Option(None, "--kubeconfig", help="Host kubeconfig (default: $KUBECONFIG).")
@@ -54,11 +69,159 @@ def delete(
     name: str = typer.Argument(..., help="vcluster name."),
     namespace: str = NAMESPACE,
     keep_data: bool = typer.Option(False, "--keep-data", help="Keep the vcluster's store."),
+    delete_namespace: bool = typer.Option(
+        False,
+        "--delete-namespace",
+        help="Also delete the host namespace, if subkube created it and nothing else of "
+        "subkube lives there.",
+    ),
 ) -> None:
     """Stop a vcluster and remove everything it made on the host."""
     with console.status(f"deleting vcluster [bold]{name}[/bold]…"):
-        manage.delete(name, namespace, keep_data=keep_data)
-    console.print(f"[green]✓[/green] vcluster [bold]{name}[/bold] deleted from {namespace}")
+        namespace_gone = manage.delete(
+            name, namespace, keep_data=keep_data, delete_namespace=delete_namespace
+        )
+    console.print(
+        f"[green]✓[/green] vcluster [bold]{name}[/bold] deleted from {namespace}"
+        + ("; namespace deleted" if namespace_gone else "")
+    )
+
+
+def list_(
+    output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o"),
+) -> None:
+    """List vclusters: status Running/Paused/Stopped, age, driver, whether connected."""
+    current = connected_context(user_kubeconfig())
+    rows = []
+    for namespace, name in known_vclusters():
+        state = load_state(namespace, name)
+        if state is None:
+            continue
+        status = (
+            "Running"
+            if state.running
+            else "Paused"
+            if state.phase == "Paused"
+            else "Failed"
+            if state.phase == "Failed"
+            else "Stopped"
+        )
+        rows.append(
+            {
+                "name": name,
+                "namespace": namespace,
+                "status": status,
+                "age": age(state.started_at) if state.running else "-",
+                "driver": "local",
+                "connected": current.startswith(f"{PREFIX}{name}_{namespace}_"),
+                "server": state.server if state.running else "-",
+            }
+        )
+    if not rows and output is OutputFormat.table:
+        console.print("no vclusters; create one with [bold]subkube create NAME -n NS[/bold]")
+        return
+    render(rows, ["name", "namespace", "status", "age", "driver", "connected", "server"], output)
+
+
+def describe(
+    name: str = typer.Argument(..., help="vcluster name."),
+    namespace: str = NAMESPACE,
+    output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o"),
+) -> None:
+    """Config, endpoints, synced objects per kind, and the virtual -> host name mapping."""
+    state = manage.existing(name, namespace)
+    config_path = vcluster_dir(namespace, name) / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    counts = asyncio.run(manage.synced_counts(state))
+    mapping = asyncio.run(manage.name_mapping(state))
+    info = {
+        "name": name,
+        "namespace": namespace,
+        "phase": state.phase,
+        "server": state.server,
+        "kubeconfig": state.kubeconfig,
+        "metrics": state.metrics,
+        "hostKubeconfig": state.host_kubeconfig,
+        "synced": counts,
+        "mapping": [{"kind": k, "virtual": v, "host": h} for k, v, h in mapping],
+        "config": config,
+    }
+    if output is not OutputFormat.table:
+        render([info], [], output)
+        return
+    console.print(f"[bold]{name}[/bold] in {namespace}: {state.phase}")
+    for key in ("server", "kubeconfig", "metrics", "hostKubeconfig"):
+        console.print(f"  {key}: {info[key] or '-'}")
+    console.print("  synced to the host: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    render(info["mapping"], ["kind", "virtual", "host"], output, title="virtual -> host")
+
+
+def connect(
+    name: str = typer.Argument(..., help="vcluster name."),
+    namespace: str = NAMESPACE,
+    print_: bool = typer.Option(False, "--print", help="Print the kubeconfig instead."),
+    out: Path | None = typer.Option(None, "--kubeconfig-out", help="Write it to this file."),
+    command: list[str] | None = typer.Argument(None, help="After --: run this with it."),
+) -> None:
+    """Make the vcluster the current kubeconfig context (or print it, or run one command)."""
+    state = manage.existing(name, namespace)
+    config = vcluster_kubeconfig(state)
+    if print_:
+        typer.echo(yaml.safe_dump(config, sort_keys=False), nl=False)
+        return
+    if out is not None:
+        kc.write(out, config)
+        console.print(f"[green]✓[/green] kubeconfig for {name} written to {out}")
+        return
+    if command:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = kc.write(Path(tmp) / "kubeconfig", config)
+            try:
+                code = subprocess.run(
+                    command, env={**os.environ, "KUBECONFIG": str(path)}, check=False
+                ).returncode
+            except FileNotFoundError as exc:
+                raise SubkubeError(f"cannot run {command[0]}: not found") from exc
+        raise typer.Exit(code)
+    target = user_kubeconfig()
+    context = merge_into(target, state)
+    console.print(f"[green]✓[/green] switched to context [bold]{context}[/bold] in {target}")
+
+
+def disconnect() -> None:
+    """Switch back to the context that was current before `subkube connect`."""
+    target = user_kubeconfig()
+    previous = disconnect_from(target)
+    console.print(
+        f"[green]✓[/green] switched back to context [bold]{previous or '(none)'}[/bold] in {target}"
+    )
+
+
+def pause(
+    name: str = typer.Argument(..., help="vcluster name."), namespace: str = NAMESPACE
+) -> None:
+    """Stop the vcluster's control plane and remove its pods from the host (data is kept)."""
+    with console.status(f"pausing vcluster [bold]{name}[/bold]…"):
+        removed = manage.pause(name, namespace)
+    console.print(
+        f"[green]✓[/green] vcluster [bold]{name}[/bold] paused; {removed} host pods removed"
+    )
+
+
+def resume(
+    name: str = typer.Argument(..., help="vcluster name."),
+    namespace: str = NAMESPACE,
+    timeout: float = typer.Option(180.0, "--timeout"),
+) -> None:
+    """Start a paused vcluster again; its pods come back."""
+    with console.status(f"resuming vcluster [bold]{name}[/bold]…") as status:
+        state = manage.resume(
+            name,
+            namespace,
+            timeout=timeout,
+            on_phase=lambda p: status.update(f"vcluster {name}: {p}…"),
+        )
+    console.print(f"[green]✓[/green] vcluster [bold]{name}[/bold] is running ({state.server})")
 
 
 def kubeconfig(

@@ -13,11 +13,20 @@ from subkube.config.model import Config
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
-from subkube.kube.resource import NAMESPACES, SERVICEACCOUNTS, SERVICES
+from subkube.kube.resource import (
+    CONFIGMAPS,
+    ENDPOINTS,
+    NAMESPACES,
+    PODS,
+    PVCS,
+    SECRETS,
+    SERVICEACCOUNTS,
+    SERVICES,
+)
 from subkube.kube.rest import ApiError, Kube
 from subkube.runner import hostside
-from subkube.runner.state import VClusterState, load_state, vcluster_dir
-from subkube.runner.vcluster import store_of
+from subkube.runner.state import VClusterState, known_vclusters, load_state, vcluster_dir
+from subkube.runner.vcluster import check_supported
 from subkube.syncer import names
 
 DAEMON_MODULE = "subkube.runner.daemon"
@@ -80,31 +89,44 @@ def create(
         names.validate_vcluster_name(name)
     except ValueError as exc:
         raise SubkubeError(str(exc)) from exc
+    check_supported(config or Config())
     current = load_state(namespace, name)
     if is_running(current):
         raise SubkubeError(f"vcluster {name} already exists in namespace {namespace}")
     host = host_kubeconfig(kubeconfig)
     asyncio.run(_prepare_namespace(host, context, namespace, create_namespace))
-    log_path = vcluster_dir(namespace, name) / "vcluster.log"
+    # The daemon gets the effective config (files, --set and defaults merged and checked),
+    # kept beside its data so a restart or resume runs with what was asked at create.
+    config_path = vcluster_dir(namespace, name) / "config.json"
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path.write_text((config or Config()).model_dump_json(indent=2))
+    return _spawn(name, namespace, str(host), context, timeout, on_phase)
+
+
+def _spawn(
+    name: str,
+    namespace: str,
+    host: str,
+    context: str | None,
+    timeout: float,
+    on_phase: Callable[[str], None] | None,
+) -> VClusterState:
+    directory = vcluster_dir(namespace, name)
+    log_path = directory / "vcluster.log"
     args = [
         "--name",
         name,
         "--namespace",
         namespace,
         "--host-kubeconfig",
-        str(host),
+        host,
         "--timeout",
         str(timeout),
+        "--config",
+        str(directory / "config.json"),
     ]
     if context:
         args += ["--host-context", context]
-    # The daemon gets the effective config (files, --set and defaults merged and checked),
-    # kept beside its data so a restart runs with what was asked at create.
-    config_path = vcluster_dir(namespace, name) / "config.json"
-    config_path.parent.mkdir(parents=True, exist_ok=True)
-    config_path.write_text((config or Config()).model_dump_json(indent=2))
-    args += ["--config", str(config_path)]
-    store_of(config or Config())  # refuse unsupported stores before starting anything
     proc = daemonize.spawn(DAEMON_MODULE, args, log_path)
     return daemonize.wait_running(
         lambda: load_state(namespace, name),
@@ -114,6 +136,56 @@ def create(
         timeout + 30,
         on_phase,
         proc,
+    )
+
+
+def existing(name: str, namespace: str) -> VClusterState:
+    state = load_state(namespace, name)
+    if state is None:
+        raise SubkubeError(
+            f"no vcluster {name} in namespace {namespace}; `subkube list` shows them"
+        )
+    return state
+
+
+async def _delete_tenant_pods(state: VClusterState) -> int:
+    async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
+        host = Kube(api)
+        pods = await host.list(
+            PODS, state.namespace, label_selector=f"{names.LABEL_MANAGED_BY}={state.name}"
+        )
+        for pod in pods["items"]:
+            await host.delete(PODS, pod["metadata"]["name"], state.namespace)
+        return len(pods["items"])
+
+
+def pause(name: str, namespace: str) -> int:
+    """Stop the control plane and syncer, remove the tenant's host pods (their virtual
+    pods stay in the store); returns how many host pods were removed."""
+    state = existing(name, namespace)
+    if state.phase == "Paused":
+        return 0
+    if state.pid and pid_alive(state.pid):
+        daemonize.terminate(state.pid)
+    removed = asyncio.run(_delete_tenant_pods(state))
+    state = existing(name, namespace)
+    state.phase, state.pid, state.components = "Paused", None, {}
+    state.save()
+    return removed
+
+
+def resume(
+    name: str,
+    namespace: str,
+    *,
+    timeout: float = 180.0,
+    on_phase: Callable[[str], None] | None = None,
+) -> VClusterState:
+    state = existing(name, namespace)
+    if state.running:
+        return state
+    return _spawn(
+        name, namespace, state.host_kubeconfig, state.host_context or None, timeout, on_phase
     )
 
 
@@ -127,7 +199,66 @@ async def _delete_host_objects(state: VClusterState) -> None:
         )
 
 
-def delete(name: str, namespace: str, *, keep_data: bool = False) -> None:
+SYNCED_KINDS = (PODS, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, PVCS)
+
+
+async def synced_counts(state: VClusterState) -> dict[str, int]:
+    """Host objects this vcluster owns, per kind."""
+    async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
+        host = Kube(api)
+        selector = f"{names.LABEL_MANAGED_BY}={state.name}"
+        counts = {}
+        for res in SYNCED_KINDS:
+            items = (await host.list(res, state.namespace, label_selector=selector))["items"]
+            counts[res.plural] = sum(1 for o in items if names.is_ours(o, vcluster=state.name))
+        return counts
+
+
+async def name_mapping(state: VClusterState) -> list[tuple[str, str, str]]:
+    """(kind, virtual namespace/name, host name) of every synced object."""
+    async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
+        host = Kube(api)
+        out = []
+        for res in SYNCED_KINDS:
+            page = await host.list(
+                res, state.namespace, label_selector=f"{names.LABEL_MANAGED_BY}={state.name}"
+            )
+            for obj in page["items"]:
+                key = names.virtual_key(obj)
+                if key and names.is_ours(obj, vcluster=state.name):
+                    out.append((res.kind, "/".join(key), obj["metadata"]["name"]))
+        return sorted(out)
+
+
+async def _wait_collected(state: VClusterState, timeout: float = 120) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if not any((await synced_counts(state)).values()):
+            return
+        await asyncio.sleep(0.5)
+    raise SubkubeError(
+        f"the host's garbage collector has not removed vcluster {state.name}'s "
+        f"objects from {state.namespace} within {timeout:.0f}s; is its "
+        "controller-manager running?"
+    )
+
+
+async def _delete_namespace_if_ours(state: VClusterState) -> bool:
+    async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
+        host = Kube(api)
+        ns = await host.get_or_none(NAMESPACES, state.namespace)
+        if ns is None or (ns["metadata"].get("labels") or {}).get(CREATED_BY_LABEL) != "subkube":
+            return False
+        await host.delete(NAMESPACES, state.namespace)
+        return True
+
+
+def delete(
+    name: str, namespace: str, *, keep_data: bool = False, delete_namespace: bool = False
+) -> bool:
+    """Remove the vcluster and everything it made on the host; True if the namespace went
+    too (only with DELETE_NAMESPACE, only if subkube created it and no other vcluster
+    lives there)."""
     state = load_state(namespace, name)
     if state is None:
         raise SubkubeError(f"no vcluster {name} in namespace {namespace}")
@@ -135,6 +266,11 @@ def delete(name: str, namespace: str, *, keep_data: bool = False) -> None:
         daemonize.terminate(state.pid)
     try:
         asyncio.run(_delete_host_objects(state))
+        asyncio.run(_wait_collected(state))
+        others = [n for ns, n in known_vclusters() if ns == namespace and n != name]
+        namespace_gone = (
+            delete_namespace and not others and asyncio.run(_delete_namespace_if_ours(state))
+        )
     except (ApiError, aiohttp.ClientError, OSError) as exc:
         raise SubkubeError(
             f"stopped vcluster {name}, but could not remove its host objects "
@@ -142,3 +278,4 @@ def delete(name: str, namespace: str, *, keep_data: bool = False) -> None:
         ) from exc
     if not keep_data:
         shutil.rmtree(vcluster_dir(namespace, name), ignore_errors=True)
+    return namespace_gone

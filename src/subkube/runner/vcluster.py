@@ -18,7 +18,7 @@ from subkube.log import kv
 from subkube.runner import hostside
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
-from subkube.syncer.syncer import Syncer
+from subkube.syncer.syncer import Syncer, unsupported
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,14 @@ HOST_CONTROLLERS = (
 
 def virtual_controllers() -> list[str]:
     return ["*", *(f"-{c}" for c in HOST_CONTROLLERS)]
+
+
+def check_supported(config: Config) -> None:
+    """Refuse, before anything starts, what the local runner cannot do yet."""
+    store_of(config)
+    missing = unsupported(config.sync)
+    if missing:
+        raise SubkubeError(f"{', '.join(missing)}: not supported yet; disable it")
 
 
 def store_of(config: Config) -> Store:

@@ -1,0 +1,260 @@
+"""The product surface on a real local host: several vclusters, list, connect, pause,
+resume, describe, delete, a vcluster inside a vcluster, and bad input."""
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import kubectl, require_binary, subkube, wait_for
+
+pytestmark = pytest.mark.e2e
+
+SHARED = "shared"
+ALONE = "alone"
+
+
+class Lab:
+    def __init__(self, root: Path) -> None:
+        self.state = root / "state"
+        self.user_kc = root / "user-kubeconfig"
+        self.host_kc = Path()
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {"SUBKUBE_STATE_DIR": str(self.state), "KUBECONFIG": str(self.user_kc), **extra}
+
+    def cli(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subkube(*args, env=self.env(**extra))
+
+    def ok(self, *args: str) -> str:
+        res = self.cli(*args)
+        assert res.returncode == 0, f"subkube {' '.join(args)}: {res.stdout}{res.stderr}"
+        return res.stdout
+
+    def host(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return kubectl(self.host_kc, *args, check=check)
+
+    def vkc(self, name: str, namespace: str) -> Path:
+        return Path(self.ok("kubeconfig", name, "-n", namespace).strip())
+
+    def pods_of(self, vcluster: str, namespace: str) -> list[dict[str, Any]]:
+        out = self.host(
+            "-n", namespace, "get", "pods", "-l", f"subkube.io/managed-by={vcluster}", "-o", "json"
+        ).stdout
+        return json.loads(out)["items"]
+
+    def snapshot(self, namespace: str) -> set[tuple[str, str]]:
+        kinds = self.host(
+            "api-resources", "--verbs=list", "--namespaced", "-o", "name"
+        ).stdout.split()
+        kinds = [k for k in kinds if not k.startswith("events")]
+        items = json.loads(self.host("-n", namespace, "get", ",".join(kinds), "-o", "json").stdout)[
+            "items"
+        ]
+        return {(i["kind"], i["metadata"]["name"]) for i in items}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("lab"))
+    up = subkube("host", "up", "--name", "lab", "--nodes", "2", env=lab.env())
+    assert up.returncode == 0, up.stderr
+    lab.host_kc = Path(subkube("host", "kubeconfig", "--name", "lab", env=lab.env()).stdout.strip())
+    lab.user_kc.write_text(lab.host_kc.read_text())
+    try:
+        yield lab
+    finally:
+        for ns, name in (("nest", "inner"), (SHARED, "vc-a"), (SHARED, "vc-b"), (ALONE, "vc-c")):
+            lab.cli("delete", name, "-n", ns)
+        subkube("host", "down", "--name", "lab", "--purge", env=lab.env())
+
+
+@pytest.fixture(scope="module")
+def three(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    lab.host("create", "namespace", SHARED)
+    # The host's own controllers fill a new namespace; the "before" picture includes that.
+    wait_for(
+        "the namespace's default ServiceAccount and root CA",
+        lambda: (
+            lab.host(
+                "-n", SHARED, "get", "sa/default", "cm/kube-root-ca.crt", check=False
+            ).returncode
+            == 0
+        ),
+    )
+    lab.before = lab.snapshot(SHARED)  # type: ignore[attr-defined]
+    values = tmp_path_factory.mktemp("values") / "all-configmaps.yaml"
+    values.write_text("sync:\n  toHost:\n    configMaps: {all: true}\n")
+    lab.ok("create", "vc-a", "-n", SHARED)
+    lab.ok("create", "vc-b", "-n", SHARED, "-f", str(values))
+    lab.ok("create", "vc-c", "-n", ALONE)
+    for name, ns in (("vc-a", SHARED), ("vc-b", SHARED), ("vc-c", ALONE)):
+        kc = lab.vkc(name, ns)
+        kubectl(kc, "create", "deployment", "app", "--image=nginx", "--replicas=2")
+        kubectl(kc, "create", "configmap", "loose", "--from-literal=k=v")
+    for name, ns in (("vc-a", SHARED), ("vc-b", SHARED), ("vc-c", ALONE)):
+        wait_for(f"{name}'s pods", lambda n=name, s=ns: len(lab.pods_of(n, s)) == 3)
+    return lab
+
+
+def test_list_shows_every_vcluster(three: Lab) -> None:
+    rows = {r["name"]: r for r in json.loads(three.ok("list", "-o", "json"))}
+    assert {n: (r["namespace"], r["status"]) for n, r in rows.items()} == {
+        "vc-a": (SHARED, "Running"),
+        "vc-b": (SHARED, "Running"),
+        "vc-c": (ALONE, "Running"),
+    }
+    table = three.ok("list")
+    assert "NAMESPACE" in table
+    assert "vc-a" in table
+
+
+def test_config_files_apply_per_vcluster(three: Lab) -> None:
+    assert (
+        three.host("-n", SHARED, "get", "cm", "loose-x-default-x-vc-b", check=False).returncode == 0
+    )
+    assert (
+        three.host("-n", SHARED, "get", "cm", "loose-x-default-x-vc-a", check=False).returncode != 0
+    )
+    described = json.loads(three.ok("describe", "vc-b", "-n", SHARED, "-o", "json"))[0]
+    assert described["config"]["sync"]["toHost"]["configMaps"]["all"] is True
+    assert described["synced"]["pods"] == 3
+    assert {
+        "kind": "ConfigMap",
+        "virtual": "default/loose",
+        "host": "loose-x-default-x-vc-b",
+    } in described["mapping"]
+
+
+def test_connect_and_disconnect(three: Lab) -> None:
+    before = yaml.safe_load(three.user_kc.read_text())["current-context"]
+    out = three.ok("connect", "vc-a", "-n", SHARED)
+    context = yaml.safe_load(three.user_kc.read_text())["current-context"]
+    assert context.startswith("subkube_vc-a_shared_")
+    assert context in out
+    namespaces = subprocess.run(
+        [str(require_binary("kubectl")), "get", "ns", "-o", "name"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KUBECONFIG": str(three.user_kc)},
+        check=True,
+    ).stdout
+    assert "namespace/shared" not in namespaces
+    rows = {r["name"]: r for r in json.loads(three.ok("list", "-o", "json"))}
+    assert rows["vc-a"]["connected"] is True
+    assert rows["vc-b"]["connected"] is False
+    three.ok("disconnect")
+    assert yaml.safe_load(three.user_kc.read_text())["current-context"] == before
+    printed = yaml.safe_load(three.ok("connect", "vc-a", "-n", SHARED, "--print"))
+    assert printed["current-context"].startswith("subkube_vc-a_")
+    ran = three.cli(
+        "connect",
+        "vc-a",
+        "-n",
+        SHARED,
+        "--",
+        "sh",
+        "-c",
+        'test -n "$KUBECONFIG" && grep -q subkube_vc-a "$KUBECONFIG"',
+    )
+    assert ran.returncode == 0, ran.stderr
+
+
+def test_pause_and_resume(three: Lab) -> None:
+    out = three.ok("pause", "vc-a", "-n", SHARED)
+    assert "paused" in out
+    assert three.pods_of("vc-a", SHARED) == []
+    assert len(three.pods_of("vc-b", SHARED)) == 3, "the neighbour is untouched"
+    rows = {r["name"]: r for r in json.loads(three.ok("list", "-o", "json"))}
+    assert rows["vc-a"]["status"] == "Paused"
+    three.ok("resume", "vc-a", "-n", SHARED)
+    wait_for("vc-a's pods to return", lambda: len(three.pods_of("vc-a", SHARED)) == 3)
+    kc = three.vkc("vc-a", SHARED)
+    assert kubectl(kc, "get", "configmap", "loose").returncode == 0, "data survived the pause"
+
+
+def test_a_vcluster_inside_a_vcluster(three: Lab) -> None:
+    outer = three.vkc("vc-c", ALONE)
+    res = three.cli("create", "inner", "-n", "nest", "--kubeconfig", str(outer))
+    assert res.returncode == 0, res.stdout + res.stderr
+    inner = three.vkc("inner", "nest")
+    kubectl(inner, "create", "deployment", "deep", "--image=nginx", "--replicas=2")
+
+    def running_inside() -> bool:
+        pods = json.loads(kubectl(inner, "get", "pods", "-l", "app=deep", "-o", "json").stdout)[
+            "items"
+        ]
+        return len([p for p in pods if p["status"].get("phase") == "Running"]) == 2
+
+    wait_for("pods of the inner vcluster to run (host -> vc-c -> inner)", running_inside, 180)
+    # On the real host, inner's pods are vc-c's copies of vc-c's copies.
+    origins = [p["metadata"]["annotations"] for p in three.pods_of("vc-c", ALONE)]
+    deep = [
+        a
+        for a in origins
+        if a["subkube.io/object-namespace"] == "nest"
+        and a["subkube.io/object-name"].startswith("deep-")
+    ]
+    assert len(deep) == 2, origins
+    three.ok("delete", "inner", "-n", "nest")
+
+
+def test_deleting_leaves_the_neighbours_and_the_namespace_as_before(three: Lab) -> None:
+    three.ok("delete", "vc-a", "-n", SHARED)
+    assert three.pods_of("vc-a", SHARED) == []
+    assert len(three.pods_of("vc-b", SHARED)) == 3
+    assert len(three.pods_of("vc-c", ALONE)) >= 3
+    three.ok("delete", "vc-b", "-n", SHARED, "--delete-namespace")
+    assert three.host("get", "namespace", SHARED, check=False).returncode == 0, (
+        "subkube did not create it, so it stays"
+    )
+    assert three.snapshot(SHARED) == three.before  # type: ignore[attr-defined]
+    out = three.ok("delete", "vc-c", "-n", ALONE, "--delete-namespace")
+    assert "namespace deleted" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env", "message"),
+    [
+        (["create", "Bad_Name", "-n", "x"], {}, "invalid vcluster name"),
+        (["delete", "nope", "-n", "x"], {}, "no vcluster nope in namespace x"),
+        (["connect", "nope", "-n", "x"], {}, "no vcluster nope"),
+        (["pause", "nope", "-n", "x"], {}, "no vcluster nope"),
+        (["create", "vc", "-n", "x"], {"KUBECONFIG": "/nonexistent/kubeconfig"}, "subkube host up"),
+        (
+            ["create", "vc", "-n", "x", "--set", "sync.toHost.pods.enabled=perhaps"],
+            {},
+            "sync.toHost.pods.enabled",
+        ),
+        (
+            ["create", "vc", "-n", "x", "--set", "sync.toHost.ingresses.enabled=true"],
+            {},
+            "not supported yet",
+        ),
+        (["disconnect"], {}, "nothing to disconnect"),
+    ],
+)
+def test_bad_input_gets_one_clear_line(
+    lab: Lab, args: list[str], extra_env: dict[str, str], message: str
+) -> None:
+    res = lab.cli(*args, **extra_env)
+    assert res.returncode != 0
+    assert message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_an_unreachable_host_is_one_clear_line(lab: Lab, tmp_path: Path) -> None:
+    dead = yaml.safe_load(lab.host_kc.read_text())
+    dead["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
+    path = tmp_path / "dead"
+    path.write_text(yaml.safe_dump(dead))
+    res = lab.cli("create", "vc", "-n", "x", "--kubeconfig", str(path))
+    assert res.returncode == 1
+    assert "cannot reach the host cluster" in res.stderr
+    assert "Traceback" not in res.stderr
