@@ -28,6 +28,7 @@ app.command("connect")(vcluster.connect)
 app.command("disconnect")(vcluster.disconnect)
 app.command("pause")(vcluster.pause)
 app.command("resume")(vcluster.resume)
+app.command("run")(vcluster.run)
 
 
 def _version(value: bool) -> None:

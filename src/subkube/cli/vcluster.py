@@ -10,11 +10,13 @@ from pathlib import Path
 import typer
 import yaml
 
+from subkube import daemonize
 from subkube.cli.output import OutputFormat, age, console, console_err, render
 from subkube.config.load import load
 from subkube.controlplane import kubeconfig as kc
+from subkube.controlplane.controlplane import ControlPlane
 from subkube.errors import SubkubeError
-from subkube.runner import manage
+from subkube.runner import incluster, manage
 from subkube.runner.kubeconfigs import (
     PREFIX,
     connected_context,
@@ -23,7 +25,8 @@ from subkube.runner.kubeconfigs import (
     vcluster_kubeconfig,
 )
 from subkube.runner.kubeconfigs import disconnect as disconnect_from
-from subkube.runner.state import known_vclusters, load_state, vcluster_dir
+from subkube.runner.state import VClusterState, known_vclusters, load_state, vcluster_dir
+from subkube.runner.vcluster import VCluster, VClusterConfig, check_supported
 
 NAMESPACE = typer.Option(..., "--namespace", "-n", help="Host namespace of the vcluster.")
 KUBECONFIG = typer.Option(None, "--kubeconfig", help="Host kubeconfig (default: $KUBECONFIG).")
@@ -233,3 +236,58 @@ def kubeconfig(
     if state is None or not state.kubeconfig:
         raise SubkubeError(f"no running vcluster {name} in namespace {namespace}")
     typer.echo(state.kubeconfig)
+
+
+def run(
+    name: str = typer.Argument(..., help="vcluster name."),
+    namespace: str = NAMESPACE,
+    config_files: list[Path] = typer.Option([], "--config", "-f", help="subkube.yaml files."),
+    in_cluster: bool = typer.Option(
+        False, "--in-cluster", help="Use this pod's service account for the host."
+    ),
+    kubeconfig: str | None = KUBECONFIG,
+    context: str | None = CONTEXT,
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Where to keep state."),
+    port: int = typer.Option(
+        0,
+        "--port",
+        help="Serve the virtual API on all interfaces at this port (8443 in the chart).",
+    ),
+) -> None:
+    """Run a vcluster in the foreground (what the Helm chart's pod runs)."""
+    if data_dir is not None:
+        os.environ["SUBKUBE_STATE_DIR"] = str(data_dir)
+    config, warnings = load(config_files, [])
+    for warning in warnings:
+        console_err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    check_supported(config)
+    directory = vcluster_dir(namespace, name)
+    if in_cluster:
+        host = incluster.write_host_kubeconfig(directory / "host.kubeconfig")
+        port = port or 8443
+    else:
+        host = manage.host_kubeconfig(kubeconfig)
+    vc = VCluster(
+        VClusterConfig(
+            name=name,
+            host_namespace=namespace,
+            host_kubeconfig=host,
+            host_context=context,
+            data_dir=directory / "data",
+            config=config,
+            listen_port=port,
+            advertise_address=os.environ.get("POD_IP", ""),
+        )
+    )
+    state = VClusterState(
+        name=name, namespace=namespace, host_kubeconfig=str(host), host_context=context or ""
+    )
+
+    async def start() -> ControlPlane:
+        await vc.start()
+        assert vc.control_plane is not None
+        state.metrics = f"http://127.0.0.1:{vc.metrics_port}/metrics"
+        return vc.control_plane
+
+    code = asyncio.run(daemonize.serve(state, f"vcluster {namespace}/{name}", start, vc.stop))
+    raise typer.Exit(code)

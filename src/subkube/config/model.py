@@ -157,10 +157,39 @@ class Component(Strict):
         return out
 
 
+class Image(Strict):
+    repository: str = "subkube/subkube"
+    tag: str = Field("", description="Empty: the chart's appVersion.")
+    pullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+
+
+class Persistence(Strict):
+    enabled: bool = True
+    size: str = "5Gi"
+    storageClass: str = Field("", description="Empty: the host's default StorageClass.")
+
+
+class StatefulSet(Strict):
+    """How the Helm chart runs the vcluster on a real host (ignored by --driver local)."""
+
+    image: Image = Image()
+    resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "200m", "memory": "512Mi"},
+            "limits": {"memory": "2Gi"},
+        }
+    )
+    persistence: Persistence = Persistence()
+    nodeSelector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, str]] = Field(default_factory=list)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
 class ControlPlane(Strict):
     backingStore: BackingStore = BackingStore()
     apiServer: Component = Component()
     controllerManager: Component = Component()
+    statefulSet: StatefulSet = StatefulSet()
 
 
 class Networking(Strict):

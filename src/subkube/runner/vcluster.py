@@ -73,6 +73,9 @@ class VClusterConfig:
     host_context: str | None = None
     config: Config = field(default_factory=Config)
     startup_timeout: float = 120.0
+    # In a pod: serve the virtual API on all interfaces at this port, advertising this IP.
+    listen_port: int = 0
+    advertise_address: str = ""
 
 
 class VCluster:
@@ -100,12 +103,17 @@ class VCluster:
                 store=store_of(c.config),
                 service_cidr=cidr,
                 cluster_domain=net.clusterDomain,
-                apiserver_extra_args=c.config.controlPlane.apiServer.as_dict(),
+                apiserver_extra_args={
+                    **self._listen_args(),
+                    **c.config.controlPlane.apiServer.as_dict(),
+                },
+                ports={"apiserver": c.listen_port} if c.listen_port else {},
                 controller_manager_extra_args=c.config.controlPlane.controllerManager.as_dict(),
                 controllers=virtual_controllers(),
                 allocate_node_cidrs=False,
                 extra_sans=[
                     api_ip,
+                    *([c.advertise_address] if c.advertise_address else []),
                     c.name,
                     f"{c.name}.{c.host_namespace}",
                     f"{c.name}.{c.host_namespace}.svc",
@@ -141,6 +149,15 @@ class VCluster:
         except BaseException:
             await self.stack.aclose()
             raise
+
+    def _listen_args(self) -> dict[str, str]:
+        c = self.config
+        if not c.listen_port:
+            return {}
+        return {
+            "bind-address": "0.0.0.0",
+            **({"advertise-address": c.advertise_address} if c.advertise_address else {}),
+        }
 
     async def stop(self) -> None:
         await self.stack.aclose()

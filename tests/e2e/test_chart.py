@@ -1,0 +1,211 @@
+"""The Helm chart with the real helm binary: lint, template, install on a local host; and
+`subkube run`, the foreground runner the chart's pod executes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from subkube.daemonize import pid_alive
+from tests.conftest import kubectl, require_binary, subkube, wait_for
+
+pytestmark = pytest.mark.e2e
+
+CHART = Path(__file__).parents[2] / "charts" / "subkube"
+
+
+def helm(
+    *args: str, kubeconfig: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "HELM_CACHE_HOME": "/tmp/subkube-helm-cache",
+        "HELM_CONFIG_HOME": "/tmp/subkube-helm-config",
+    }
+    if kubeconfig:
+        env["KUBECONFIG"] = str(kubeconfig)
+    return subprocess.run(
+        [str(require_binary("helm")), *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        env=env,
+        timeout=300,
+    )
+
+
+def kinds(rendered: str) -> list[str]:
+    return sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
+
+
+def test_lint_is_clean() -> None:
+    res = helm("lint", str(CHART), "--strict")
+    assert "0 chart(s) failed" in res.stdout
+
+
+def test_default_rbac_stays_in_the_namespace() -> None:
+    docs = kinds(helm("template", "vc1", str(CHART), "-n", "team-a").stdout)
+    assert docs == [
+        "Role",
+        "RoleBinding",
+        "Secret",
+        "Service",
+        "Service",
+        "ServiceAccount",
+        "ServiceAccount",
+        "StatefulSet",
+    ]
+
+
+@pytest.mark.parametrize(
+    "flag", ["sync.fromHost.nodes.enabled=true", "sync.fromHost.storageClasses.enabled=true"]
+)
+def test_cluster_role_only_for_features_that_need_it(flag: str) -> None:
+    docs = kinds(helm("template", "vc1", str(CHART), "--set", flag).stdout)
+    assert "ClusterRole" in docs
+    assert "ClusterRoleBinding" in docs
+
+
+def test_policies_render() -> None:
+    docs = kinds(
+        helm(
+            "template",
+            "vc1",
+            str(CHART),
+            "--set",
+            "policies.resourceQuota.enabled=true",
+            "--set",
+            "policies.limitRange.enabled=true",
+            "--set",
+            "policies.networkPolicy.enabled=true",
+        ).stdout
+    )
+    assert {"ResourceQuota", "LimitRange", "NetworkPolicy"} <= set(docs)
+
+
+def test_the_schema_rejects_what_subkube_yaml_rejects() -> None:
+    res = helm("template", "vc1", str(CHART), "--set", "sync.toHost.podz.enabled=true", check=False)
+    assert res.returncode != 0
+    assert "podz" in res.stderr
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], Path]]:
+    env = {"SUBKUBE_STATE_DIR": str(tmp_path_factory.mktemp("state"))}
+    up = subkube("host", "up", "--name", "chart", "--nodes", "1", env=env)
+    assert up.returncode == 0, up.stderr
+    kc = Path(subkube("host", "kubeconfig", "--name", "chart", env=env).stdout.strip())
+    yield env, kc
+    subkube("host", "down", "--name", "chart", "--purge", env=env)
+
+
+def names_of(kc: Path, *args: str) -> set[str]:
+    out = kubectl(kc, "get", *args, "-o", "json").stdout
+    return {f"{i['kind']}/{i['metadata']['name']}" for i in json.loads(out)["items"]}
+
+
+def test_install_creates_the_objects_and_nothing_cluster_wide(
+    host: tuple[dict[str, str], Path],
+) -> None:
+    _, kc = host
+    cluster_before = names_of(kc, "clusterroles,clusterrolebindings")
+    helm(
+        "install",
+        "vc1",
+        str(CHART),
+        "-n",
+        "team-a",
+        "--create-namespace",
+        "--set",
+        "controlPlane.statefulSet.persistence.enabled=false",
+        kubeconfig=kc,
+    )
+    objects = names_of(
+        kc, "-n", "team-a", "statefulsets,services,secrets,serviceaccounts,roles,rolebindings"
+    )
+    assert {
+        "StatefulSet/vc1",
+        "Service/vc1",
+        "Service/vc1-headless",
+        "Secret/vc1-config",
+        "ServiceAccount/vc-vc1",
+        "ServiceAccount/subkube-workload-vc1",
+        "Role/vc-vc1",
+        "RoleBinding/vc-vc1",
+    } <= objects
+    assert names_of(kc, "clusterroles,clusterrolebindings") == cluster_before
+    config = json.loads(
+        kubectl(kc, "-n", "team-a", "get", "secret", "vc1-config", "-o", "json").stdout
+    )
+    assert config["data"]["subkube.yaml"]
+    wait_for(
+        "the StatefulSet's pod (on a kwok node)",
+        lambda: (
+            kubectl(
+                kc,
+                "-n",
+                "team-a",
+                "get",
+                "pod",
+                "vc1-0",
+                "-o",
+                "jsonpath={.status.phase}",
+                check=False,
+            ).stdout
+            == "Running"
+        ),
+    )
+    helm("uninstall", "vc1", "-n", "team-a", kubeconfig=kc)
+    assert not any(
+        n.endswith("vc1") for n in names_of(kc, "-n", "team-a", "statefulsets,roles,rolebindings")
+    )
+
+
+def test_subkube_run_serves_a_vcluster_in_the_foreground(
+    host: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, kc = host
+    kubectl(kc, "create", "namespace", "fg")
+    venv_bin = Path(sys.executable).parent
+    proc = subprocess.Popen(
+        [
+            str(venv_bin / "subkube"),
+            "run",
+            "fg1",
+            "-n",
+            "fg",
+            "--kubeconfig",
+            str(kc),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    state_path = tmp_path / "data" / "vclusters" / "fg" / "fg1" / "state.json"
+
+    def running() -> dict[str, Any] | None:
+        if proc.poll() is not None:
+            pytest.fail(f"subkube run exited: {proc.stderr.read() if proc.stderr else ''}")
+        if not state_path.exists():
+            return None
+        state = json.loads(state_path.read_text())
+        return state if state["phase"] == "Running" else None
+
+    try:
+        state = wait_for("subkube run to serve the vcluster", running, 120)
+        kubectl(Path(state["kubeconfig"]), "create", "namespace", "inside")
+        assert kubectl(kc, "get", "namespace", "inside", check=False).returncode != 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    assert not any(pid_alive(p) for p in state["components"].values())
