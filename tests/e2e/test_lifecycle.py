@@ -90,9 +90,15 @@ def three(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Lab:
     lab.before = lab.snapshot(SHARED)  # type: ignore[attr-defined]
     values = tmp_path_factory.mktemp("values") / "all-configmaps.yaml"
     values.write_text("sync:\n  toHost:\n    configMaps: {all: true}\n")
-    lab.ok("create", "vc-a", "-n", SHARED)
-    lab.ok("create", "vc-b", "-n", SHARED, "-f", str(values))
-    lab.ok("create", "vc-c", "-n", ALONE)
+    lab.ok("create", "vc-a", "-n", SHARED, "--no-connect")
+    host_context = yaml.safe_load(lab.user_kc.read_text())["current-context"]
+    out = lab.ok("create", "vc-b", "-n", SHARED, "-f", str(values))
+    connected = yaml.safe_load(lab.user_kc.read_text())["current-context"]
+    assert connected.startswith("subkube_vc-b_shared_"), "create connects by default"
+    assert connected in out
+    lab.ok("disconnect")
+    assert yaml.safe_load(lab.user_kc.read_text())["current-context"] == host_context
+    lab.ok("create", "vc-c", "-n", ALONE, "--no-connect")
     for name, ns in (("vc-a", SHARED), ("vc-b", SHARED), ("vc-c", ALONE)):
         kc = lab.vkc(name, ns)
         kubectl(kc, "create", "deployment", "app", "--image=nginx", "--replicas=2")
@@ -178,9 +184,33 @@ def test_pause_and_resume(three: Lab) -> None:
     assert kubectl(kc, "get", "configmap", "loose").returncode == 0, "data survived the pause"
 
 
+def test_create_again_needs_upgrade_which_applies_new_config(three: Lab) -> None:
+    again = three.cli("create", "vc-a", "-n", SHARED, "--no-connect")
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    three.ok(
+        "create",
+        "vc-a",
+        "-n",
+        SHARED,
+        "--no-connect",
+        "--upgrade",
+        "--set",
+        "sync.toHost.configMaps.all=true",
+    )
+    wait_for(
+        "vc-a's unreferenced ConfigMap after the upgrade",
+        lambda: (
+            three.host("-n", SHARED, "get", "cm", "loose-x-default-x-vc-a", check=False).returncode
+            == 0
+        ),
+    )
+    assert len(three.pods_of("vc-a", SHARED)) == 3
+
+
 def test_a_vcluster_inside_a_vcluster(three: Lab) -> None:
     outer = three.vkc("vc-c", ALONE)
-    res = three.cli("create", "inner", "-n", "nest", "--kubeconfig", str(outer))
+    res = three.cli("create", "inner", "-n", "nest", "--kubeconfig", str(outer), "--no-connect")
     assert res.returncode == 0, res.stdout + res.stderr
     inner = three.vkc("inner", "nest")
     kubectl(inner, "create", "deployment", "deep", "--image=nginx", "--replicas=2")

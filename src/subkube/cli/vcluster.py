@@ -44,8 +44,14 @@ def create(
     kubeconfig: str | None = KUBECONFIG,
     context: str | None = CONTEXT,
     timeout: float = typer.Option(180.0, "--timeout", help="Seconds to wait for readiness."),
+    connect_: bool = typer.Option(
+        True, "--connect/--no-connect", help="Make it the current kubeconfig context."
+    ),
+    upgrade: bool = typer.Option(
+        False, "--upgrade", help="Apply new config to an existing vcluster."
+    ),
 ) -> None:
-    """Create a vcluster in a host namespace and wait until its API answers."""
+    """Create a vcluster in a host namespace, wait until its API answers, connect."""
     if driver != "local":
         raise SubkubeError(f"--driver {driver} is not available yet; use --driver local")
     config, warnings = load(values, sets)
@@ -59,13 +65,21 @@ def create(
             context=context,
             config=config,
             timeout=timeout,
+            upgrade=upgrade,
             on_phase=lambda p: status.update(f"vcluster {name}: {p}…"),
         )
     console.print(
         f"[green]✓[/green] vcluster [bold]{name}[/bold] is running in namespace "
         f"{namespace} ({state.server})"
     )
-    console.print(f"  kubeconfig: {state.kubeconfig}")
+    if connect_:
+        target = user_kubeconfig()
+        context_name = merge_into(target, state)
+        console.print(
+            f"  switched to context [bold]{context_name}[/bold] (`subkube disconnect` to go back)"
+        )
+    else:
+        console.print(f"  kubeconfig: {state.kubeconfig}")
 
 
 def delete(

@@ -1,7 +1,7 @@
 """What a control plane is asked to be, and the ports it was given."""
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -76,9 +76,3 @@ def assign_ports(spec: ControlPlaneSpec) -> dict[str, int]:
     remembered_path.parent.mkdir(parents=True, exist_ok=True)
     remembered_path.write_text(json.dumps(ports, indent=2))
     return ports
-
-
-def spec_summary(spec: ControlPlaneSpec) -> dict[str, object]:
-    data = asdict(spec)
-    data["data_dir"] = str(spec.data_dir)
-    return data

@@ -18,7 +18,7 @@ def workload_service_account(vcluster: str) -> str:
     return f"subkube-workload-{vcluster}"
 
 
-async def discover_service_cidr(host: Kube) -> str:
+async def discover_service_cidr(host: Kube, namespace: str) -> str:
     """The host's service range: from its ServiceCIDR object, else from the error a
     Service with an impossible ClusterIP provokes (what older clusters tell)."""
     try:
@@ -33,11 +33,11 @@ async def discover_service_cidr(host: Kube) -> str:
     probe = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": "subkube-cidr-probe", "namespace": "default"},
+        "metadata": {"name": "subkube-cidr-probe", "namespace": namespace},
         "spec": {"clusterIP": "1.1.1.1", "ports": [{"port": 80}]},
     }
     try:
-        await host.request("POST", SERVICES.path("default"), query=[("dryRun", "All")], body=probe)
+        await host.request("POST", SERVICES.path(namespace), query=[("dryRun", "All")], body=probe)
     except ApiError as exc:
         found = re.search(r"valid IPs is ([0-9a-fA-F.:/]+)", str(exc.body.get("message", "")))
         if found:
@@ -47,8 +47,13 @@ async def discover_service_cidr(host: Kube) -> str:
 
 async def ensure_host_objects(host: Kube, namespace: str, vcluster: str) -> Obj:
     """The vcluster's Service (owner of everything synced) and workload ServiceAccount."""
-    if await host.get_or_none(NAMESPACES, namespace) is None:
-        raise SubkubeError(f"host namespace {namespace} does not exist; create it first")
+    try:
+        if await host.get_or_none(NAMESPACES, namespace) is None:
+            raise SubkubeError(f"host namespace {namespace} does not exist; create it first")
+    except ApiError as exc:
+        # Inside the chart the runner may only see its own namespace, which then exists.
+        if exc.status != 403:
+            raise
     labels = {
         LABEL_VCLUSTER: vcluster,
         "app.kubernetes.io/name": "subkube",

@@ -83,6 +83,7 @@ def create(
     config: Config | None = None,
     timeout: float = 180.0,
     create_namespace: bool = True,
+    upgrade: bool = False,
     on_phase: Callable[[str], None] | None = None,
 ) -> VClusterState:
     try:
@@ -91,8 +92,14 @@ def create(
         raise SubkubeError(str(exc)) from exc
     check_supported(config or Config())
     current = load_state(namespace, name)
-    if is_running(current):
-        raise SubkubeError(f"vcluster {name} already exists in namespace {namespace}")
+    if current is not None and upgrade:
+        if current.pid and pid_alive(current.pid):
+            daemonize.terminate(current.pid)
+    elif is_running(current):
+        raise SubkubeError(
+            f"vcluster {name} already exists in namespace {namespace}; "
+            "`--upgrade` applies new config to it"
+        )
     host = host_kubeconfig(kubeconfig)
     asyncio.run(_prepare_namespace(host, context, namespace, create_namespace))
     # The daemon gets the effective config (files, --set and defaults merged and checked),

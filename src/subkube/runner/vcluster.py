@@ -95,7 +95,7 @@ class VCluster:
             host = Kube(host_api)
             owner = await hostside.ensure_host_objects(host, c.host_namespace, c.name)
             net = c.config.networking
-            cidr = net.serviceCIDR or await hostside.discover_service_cidr(host)
+            cidr = net.serviceCIDR or await hostside.discover_service_cidr(host, c.host_namespace)
             api_ip = owner["spec"]["clusterIP"]
             spec = ControlPlaneSpec(
                 name=c.name,

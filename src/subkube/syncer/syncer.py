@@ -185,6 +185,3 @@ class Syncer:
                 return
             await asyncio.sleep(0.2)
         raise SubkubeError("the vcluster's DNS Service never reached the host")
-
-    def counts(self) -> dict[str, int]:
-        return {e.kind.name: len(e.host.cache) for e in self.engines}
