@@ -248,6 +248,43 @@ def test_deleting_leaves_the_neighbours_and_the_namespace_as_before(three: Lab) 
     assert "namespace deleted" in out
 
 
+def test_policies_apply_on_the_host_and_inside(lab: Lab) -> None:
+    lab.ok(
+        "create",
+        "vc-p",
+        "-n",
+        "policed",
+        "--no-connect",
+        "--set",
+        "policies.podSecurityStandard=restricted",
+        "--set",
+        "policies.resourceQuota.enabled=true",
+        "--set",
+        "policies.limitRange.enabled=true",
+        "--set",
+        "policies.networkPolicy.enabled=true",
+    )
+    owner_uid = lab.host(
+        "-n", "policed", "get", "svc", "vc-p", "-o", "jsonpath={.metadata.uid}"
+    ).stdout
+    for kind, name in (
+        ("resourcequota", "subkube-vc-p"),
+        ("limitrange", "subkube-vc-p"),
+        ("networkpolicy", "subkube-vc-p-workloads"),
+    ):
+        owners = lab.host(
+            "-n", "policed", "get", kind, name, "-o", "jsonpath={.metadata.ownerReferences[0].uid}"
+        ).stdout
+        assert owners == owner_uid, f"{kind}/{name} is owned by the vcluster's Service"
+    denied = kubectl(
+        lab.vkc("vc-p", "policed"), "run", "priv", "--image=nginx", "--privileged=true", check=False
+    )
+    assert denied.returncode != 0
+    assert "violates PodSecurity" in denied.stderr
+    out = lab.ok("delete", "vc-p", "-n", "policed", "--delete-namespace")
+    assert "namespace deleted" in out
+
+
 @pytest.mark.parametrize(
     ("args", "extra_env", "message"),
     [

@@ -2,9 +2,12 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from subkube.config.load import LEGACY_KEYS, load, parse_set
+from subkube.config.model import Policies
 from subkube.errors import SubkubeError
+from subkube.runner import policies
 from tests.conftest import subkube
 
 
@@ -121,3 +124,23 @@ def test_cli_schema_and_validate(tmp_path: Path) -> None:
     missing = subkube("config", "validate", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 1
     assert "cannot read config" in missing.stderr
+
+
+def test_policies_become_host_objects_owned_by_the_vcluster(tmp_path: Path) -> None:
+    owner = {"metadata": {"name": "vc1", "uid": "u1"}}
+    assert policies.host_objects(Policies(), vcluster="vc1", namespace="ns", owner=owner) == []
+    on = Policies.model_validate(
+        {
+            "resourceQuota": {"enabled": True},
+            "limitRange": {"enabled": True},
+            "networkPolicy": {"enabled": True},
+        }
+    )
+    objs = dict(policies.host_objects(on, vcluster="vc1", namespace="ns", owner=owner))
+    assert set(objs) == {"resourcequotas", "limitranges", "networkpolicies"}
+    assert objs["resourcequotas"]["spec"]["hard"]["pods"] == "50"
+    assert all(o["metadata"]["ownerReferences"][0]["uid"] == "u1" for o in objs.values())
+    path = policies.admission_config("baseline", tmp_path / "a.yaml")
+    conf = yaml.safe_load(path.read_text())["plugins"][0]["configuration"]
+    assert conf["defaults"]["enforce"] == "baseline"
+    assert conf["exemptions"]["namespaces"] == ["kube-system"]

@@ -56,6 +56,10 @@ CLUSTERROLEBINDINGS = Resource(
     "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
 )
 
+RESOURCEQUOTAS = Resource("", "v1", "resourcequotas", "ResourceQuota")
+LIMITRANGES = Resource("", "v1", "limitranges", "LimitRange")
+NETWORKPOLICIES = Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy")
+
 BY_PLURAL = {
     r.plural: r
     for r in (
@@ -73,5 +77,8 @@ BY_PLURAL = {
         DEPLOYMENTS,
         CLUSTERROLES,
         CLUSTERROLEBINDINGS,
+        RESOURCEQUOTAS,
+        LIMITRANGES,
+        NETWORKPOLICIES,
     )
 }

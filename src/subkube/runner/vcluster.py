@@ -13,9 +13,10 @@ from subkube.controlplane.process import free_port
 from subkube.controlplane.spec import ControlPlaneSpec, Store
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
-from subkube.kube.rest import Kube
+from subkube.kube.resource import BY_PLURAL
+from subkube.kube.rest import Kube, Obj
 from subkube.log import kv
-from subkube.runner import hostside
+from subkube.runner import hostside, policies
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
 from subkube.syncer.syncer import Syncer, unsupported
@@ -97,6 +98,13 @@ class VCluster:
             net = c.config.networking
             cidr = net.serviceCIDR or await hostside.discover_service_cidr(host, c.host_namespace)
             api_ip = owner["spec"]["clusterIP"]
+            await self._apply_host_policies(host, owner)
+            admission = {}
+            if c.config.policies.podSecurityStandard:
+                path = policies.admission_config(
+                    c.config.policies.podSecurityStandard, c.data_dir / "admission.yaml"
+                )
+                admission = {"admission-control-config-file": str(path)}
             spec = ControlPlaneSpec(
                 name=c.name,
                 data_dir=c.data_dir / "controlplane",
@@ -105,6 +113,7 @@ class VCluster:
                 cluster_domain=net.clusterDomain,
                 apiserver_extra_args={
                     **self._listen_args(),
+                    **admission,
                     **c.config.controlPlane.apiServer.as_dict(),
                 },
                 ports={"apiserver": c.listen_port} if c.listen_port else {},
@@ -149,6 +158,19 @@ class VCluster:
         except BaseException:
             await self.stack.aclose()
             raise
+
+    async def _apply_host_policies(self, host: Kube, owner: Obj) -> None:
+        c = self.config
+        for plural, obj in policies.host_objects(
+            c.config.policies, vcluster=c.name, namespace=c.host_namespace, owner=owner
+        ):
+            res = BY_PLURAL[plural]
+            current = await host.get_or_none(res, obj["metadata"]["name"], c.host_namespace)
+            if current is None:
+                await host.create(res, obj, c.host_namespace)
+            else:
+                obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+                await host.replace(res, obj)
 
     def _listen_args(self) -> dict[str, str]:
         c = self.config
