@@ -154,6 +154,9 @@ def test_connect_and_disconnect(three: Lab) -> None:
     rows = {r["name"]: r for r in json.loads(three.ok("list", "-o", "json"))}
     assert rows["vc-a"]["connected"] is True
     assert rows["vc-b"]["connected"] is False
+    # The host stays the host while the user's kubeconfig points at a vcluster.
+    described = json.loads(three.ok("describe", "vc-b", "-n", SHARED, "-o", "json"))[0]
+    assert described["synced"]["pods"] == 3
     three.ok("disconnect")
     assert yaml.safe_load(three.user_kc.read_text())["current-context"] == before
     printed = yaml.safe_load(three.ok("connect", "vc-a", "-n", SHARED, "--print"))
@@ -172,6 +175,7 @@ def test_connect_and_disconnect(three: Lab) -> None:
 
 
 def test_pause_and_resume(three: Lab) -> None:
+    server = {r["name"]: r for r in json.loads(three.ok("list", "-o", "json"))}["vc-a"]["server"]
     out = three.ok("pause", "vc-a", "-n", SHARED)
     assert "paused" in out
     assert three.pods_of("vc-a", SHARED) == []
@@ -179,6 +183,8 @@ def test_pause_and_resume(three: Lab) -> None:
     rows = {r["name"]: r for r in json.loads(three.ok("list", "-o", "json"))}
     assert rows["vc-a"]["status"] == "Paused"
     three.ok("resume", "vc-a", "-n", SHARED)
+    rows = {r["name"]: r for r in json.loads(three.ok("list", "-o", "json"))}
+    assert rows["vc-a"]["server"] == server, "connected kubeconfigs keep working"
     wait_for("vc-a's pods to return", lambda: len(three.pods_of("vc-a", SHARED)) == 3)
     kc = three.vkc("vc-a", SHARED)
     assert kubectl(kc, "get", "configmap", "loose").returncode == 0, "data survived the pause"

@@ -1,13 +1,16 @@
 """The `subkube` command."""
 
 import sys
+from typing import NoReturn
 
+import aiohttp
 import typer
 
 from subkube import __version__, log
 from subkube.cli import binaries, config, host, vcluster
 from subkube.cli.output import console_err
 from subkube.errors import SubkubeError
+from subkube.kube.rest import ApiError
 
 app = typer.Typer(
     name="subkube",
@@ -49,23 +52,24 @@ def _root(
     log.configure(verbose)
 
 
+def _fail(message: str) -> NoReturn:
+    console_err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    sys.exit(1)
+
+
 def main() -> None:
+    """Run the CLI; usage errors are click's, everything a user can cause is one line."""
     try:
-        app(standalone_mode=False)
+        app()
     except SubkubeError as exc:
-        console_err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        _fail(str(exc))
+    except ApiError as exc:
+        _fail(f"the API server refused: {exc}")
+    except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+        _fail(
+            f"cannot reach the cluster ({exc}); is it running? (`subkube host status`, "
+            "`subkube list`)"
+        )
     except KeyboardInterrupt:
         console_err.print("interrupted")
         sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click's usage errors arrive here with standalone_mode off
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

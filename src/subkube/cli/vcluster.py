@@ -19,7 +19,7 @@ from subkube.errors import SubkubeError
 from subkube.runner import incluster, manage
 from subkube.runner.kubeconfigs import (
     PREFIX,
-    connected_context,
+    current_context,
     merge_into,
     user_kubeconfig,
     vcluster_kubeconfig,
@@ -108,7 +108,7 @@ def list_(
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o"),
 ) -> None:
     """List vclusters: status Running/Paused/Stopped, age, driver, whether connected."""
-    current = connected_context(user_kubeconfig())
+    current = current_context(user_kubeconfig())
     rows = []
     for namespace, name in known_vclusters():
         state = load_state(namespace, name)

@@ -41,10 +41,12 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+def current_context(path: Path) -> str:
+    return str(_read(path).get("current-context") or "")
+
+
 def host_context_name(state: VClusterState) -> str:
-    if state.host_context:
-        return state.host_context
-    return str(_read(Path(state.host_kubeconfig)).get("current-context") or "host")
+    return state.host_context or current_context(Path(state.host_kubeconfig)) or "host"
 
 
 def context_name(state: VClusterState) -> str:
@@ -88,10 +90,6 @@ def merge_into(target: Path, state: VClusterState) -> str:
     if not previous.startswith(PREFIX):
         (vcluster_dir(state.namespace, state.name) / "previous-context").write_text(previous)
     return str(mine["current-context"])
-
-
-def connected_context(target: Path) -> str:
-    return str(_read(target).get("current-context") or "")
 
 
 def disconnect(target: Path) -> str:

@@ -25,6 +25,7 @@ from subkube.kube.resource import (
 )
 from subkube.kube.rest import ApiError, Kube
 from subkube.runner import hostside
+from subkube.runner.kubeconfigs import current_context
 from subkube.runner.state import VClusterState, known_vclusters, load_state, vcluster_dir
 from subkube.runner.vcluster import check_supported
 from subkube.syncer import names
@@ -101,6 +102,9 @@ def create(
             "`--upgrade` applies new config to it"
         )
     host = host_kubeconfig(kubeconfig)
+    # Pin the host context now: `subkube connect` later changes the current context of
+    # that very file, and the host must stay the host.
+    context = context or current_context(host) or None
     asyncio.run(_prepare_namespace(host, context, namespace, create_namespace))
     # The daemon gets the effective config (files, --set and defaults merged and checked),
     # kept beside its data so a restart or resume runs with what was asked at create.
