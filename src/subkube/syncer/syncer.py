@@ -72,7 +72,10 @@ class Syncer:
         self.pvcs = self._maybe(
             to_host.persistentVolumeClaims.enabled, lambda: PersistentVolumeClaims(ctx)
         )
-        self.pods = self._maybe(to_host.pods.enabled, lambda: Pods(ctx, self.services.virtual))
+        self.pods = self._maybe(
+            to_host.pods.enabled,
+            lambda: Pods(ctx, self.services.virtual, self.secrets.host if self.secrets else None),
+        )
         for engine in self.engines:
             engine.kind.workers = workers
         if self.endpoints is not None:

@@ -29,9 +29,22 @@ class Pods(Kind):
     name = "pods"
     resource: Resource = PODS
 
-    def __init__(self, ctx: SyncContext, services: Informer | None = None) -> None:
+    def __init__(
+        self,
+        ctx: SyncContext,
+        services: Informer | None = None,
+        host_secrets: Informer | None = None,
+    ) -> None:
+        """SERVICES: virtual Services (for service links); HOST_SECRETS: our host Secrets
+        (token Secrets carry our managed-by label, so the Secrets engine caches them)."""
         super().__init__(ctx)
         self.services = services
+        self.host_secrets = host_secrets
+
+    async def _token_secret(self, name: str) -> Obj | None:
+        if self.host_secrets is not None and self.host_secrets.synced.is_set():
+            return self.host_secrets.get(self.ctx.host_namespace, name)
+        return await self.ctx.host.get_or_none(SECRETS, name, self.ctx.host_namespace)
 
     def pod_context(self, namespace: str) -> translate.PodContext:
         services = (
@@ -131,12 +144,10 @@ class Pods(Kind):
         if not translate.token_requests(vobj):
             return
         secret_name = translate.token_secret_name(hobj["metadata"]["name"])
-        secret = await self.ctx.host.get_or_none(SECRETS, secret_name, self.ctx.host_namespace)
+        secret = await self._token_secret(secret_name)
         renew_at = _renew_at(secret)
         if renew_at is None or renew_at <= _now():
-            await self._write_tokens(vobj, hobj, existing=secret)
-            secret = await self.ctx.host.get_or_none(SECRETS, secret_name, self.ctx.host_namespace)
-            renew_at = _renew_at(secret)
+            renew_at = _renew_at(await self._write_tokens(vobj, hobj, existing=secret))
         if renew_at is not None:
             meta = vobj["metadata"]
             self.requeue_after(
@@ -167,12 +178,12 @@ class Pods(Kind):
         )
         return result["status"]["token"], expires
 
-    async def _write_tokens(self, vobj: Obj, hpod: Obj, existing: Obj | None) -> None:
+    async def _write_tokens(self, vobj: Obj, hpod: Obj, existing: Obj | None) -> Obj | None:
         """Mint each projected token with the VIRTUAL API server (bound to the virtual pod)
         and store them in one host Secret owned by the host pod."""
         requests = translate.token_requests(vobj)
         if not requests:
-            return
+            return None
         data: dict[str, str] = {}
         renew: dt.datetime | None = None
         now = _now()
@@ -204,19 +215,23 @@ class Pods(Kind):
             },
             "data": data,
         }
+        written: Obj | None = None
         if existing is None:
             try:
-                await self.ctx.host.create(SECRETS, secret, self.ctx.host_namespace)
-                return
+                written = await self.ctx.host.create(SECRETS, secret, self.ctx.host_namespace)
             except ApiError as exc:
                 if not exc.already_exists:
                     raise
-        await self.ctx.host.patch(
-            SECRETS,
-            secret["metadata"]["name"],
-            {"metadata": {"annotations": secret["metadata"]["annotations"]}, "data": data},
-            self.ctx.host_namespace,
-        )
+        if written is None:
+            written = await self.ctx.host.patch(
+                SECRETS,
+                secret["metadata"]["name"],
+                {"metadata": {"annotations": secret["metadata"]["annotations"]}, "data": data},
+                self.ctx.host_namespace,
+            )
+        if self.host_secrets is not None:
+            self.host_secrets.write_through(written, existing)
+        return written
 
 
 def _renew_at(secret: Obj | None) -> dt.datetime | None:
