@@ -159,6 +159,9 @@ def test_connect_and_disconnect(three: Lab) -> None:
     assert described["synced"]["pods"] == 3
     three.ok("disconnect")
     assert yaml.safe_load(three.user_kc.read_text())["current-context"] == before
+    out_file = three.user_kc.parent / "vc-a.kubeconfig"
+    three.ok("connect", "vc-a", "-n", SHARED, "--kubeconfig-out", str(out_file))
+    assert kubectl(out_file, "get", "ns", "default").returncode == 0
     printed = yaml.safe_load(three.ok("connect", "vc-a", "-n", SHARED, "--print"))
     assert printed["current-context"].startswith("subkube_vc-a_")
     ran = three.cli(
@@ -298,6 +301,9 @@ def test_policies_apply_on_the_host_and_inside(lab: Lab) -> None:
         (["delete", "nope", "-n", "x"], {}, "no vcluster nope in namespace x"),
         (["connect", "nope", "-n", "x"], {}, "no vcluster nope"),
         (["pause", "nope", "-n", "x"], {}, "no vcluster nope"),
+        (["resume", "nope", "-n", "x"], {}, "no vcluster nope"),
+        (["describe", "nope", "-n", "x"], {}, "no vcluster nope"),
+        (["create", "vc", "-n", "x", "--driver", "cloud"], {}, "--driver cloud is not available"),
         (["create", "vc", "-n", "x"], {"KUBECONFIG": "/nonexistent/kubeconfig"}, "subkube host up"),
         (
             ["create", "vc", "-n", "x", "--set", "sync.toHost.pods.enabled=perhaps"],

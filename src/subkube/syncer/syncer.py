@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from subkube.config.model import Sync
 from subkube.errors import SubkubeError
-from subkube.kube.resource import BY_PLURAL, SERVICES
+from subkube.kube.resource import BY_PLURAL, SERVICEACCOUNTS, SERVICES
 from subkube.kube.rest import ApiError
 from subkube.log import kv
 from subkube.syncer.context import SyncContext
@@ -110,6 +110,7 @@ class Syncer:
             engine.queue.add((namespace, name))
 
     async def start(self) -> None:
+        await self.wait_default_service_account()
         await self.services.start()
         await self.ensure_api_service()
         await self.ensure_dns()
@@ -127,6 +128,18 @@ class Syncer:
                 await component.stop()
         for engine in reversed(self.engines):
             await engine.stop()
+
+    async def wait_default_service_account(self, timeout: float = 60) -> None:
+        """Until the controller-manager made `default/default`, every pod a tenant creates
+        is refused; a vcluster is not ready before that."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.ctx.virtual.get_or_none(SERVICEACCOUNTS, "default", "default"):
+                return
+            await asyncio.sleep(0.2)
+        raise SubkubeError(
+            "the virtual controller-manager did not create the default ServiceAccount; see its log"
+        )
 
     async def ensure_api_service(self) -> None:
         """Virtual default/kubernetes takes the ClusterIP of the vcluster's host Service, so
