@@ -3,6 +3,10 @@
 from collections.abc import Callable
 from typing import Any
 
+from subkube.kube.rest import Obj
+from subkube.syncer.context import SyncContext
+from subkube.syncer.engine import Kind
+from subkube.syncer.names import DOMAIN
 from subkube.syncer.resources.pods.references import pod_references
 
 Key = tuple[str, str]
@@ -44,3 +48,24 @@ class ReferenceIndex:
                 self._bump(plural, key[0], name, +1)
             for name in before - after:
                 self._bump(plural, key[0], name, -1)
+
+
+# Set to "true" on a ConfigMap or Secret to sync it even when no pod uses it.
+FORCE_SYNC_ANNOTATION = f"{DOMAIN}/force-sync"
+
+
+class ReferencedKind(Kind):
+    """A kind synced only while a pod refers to it, unless `all` is configured."""
+
+    def __init__(self, ctx: SyncContext, refs: ReferenceIndex | None, *, sync_all: bool) -> None:
+        super().__init__(ctx)
+        self.refs = refs
+        self.sync_all = sync_all
+
+    def wanted(self, vobj: Obj) -> bool:
+        meta = vobj["metadata"]
+        if self.sync_all or (meta.get("annotations") or {}).get(FORCE_SYNC_ANNOTATION) == "true":
+            return True
+        return self.refs is not None and self.refs.is_referenced(
+            self.resource.plural, meta.get("namespace", ""), meta["name"]
+        )

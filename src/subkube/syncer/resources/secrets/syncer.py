@@ -2,7 +2,7 @@
 
 from subkube.kube.resource import SECRETS, Resource
 from subkube.kube.rest import Obj
-from subkube.syncer.resources.configmaps.syncer import ReferencedKind
+from subkube.syncer.references import ReferencedKind
 from subkube.syncer.resources.secrets import translate
 
 
