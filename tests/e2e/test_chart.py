@@ -209,3 +209,44 @@ def test_subkube_run_serves_a_vcluster_in_the_foreground(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     assert not any(pid_alive(p) for p in state["components"].values())
+
+
+def test_the_helm_driver_installs_pauses_resumes_and_deletes(
+    host: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, kc = host
+    env = {**env, "KUBECONFIG": str(kc)}
+    res = subkube(
+        "create",
+        "vh",
+        "-n",
+        "helm-ns",
+        "--driver",
+        "helm",
+        "--no-connect",
+        "--set",
+        "controlPlane.statefulSet.persistence.enabled=false",
+        env=env,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Release" not in res.stderr
+    releases = json.loads(helm("list", "-n", "helm-ns", "-o", "json", kubeconfig=kc).stdout)
+    assert [r["name"] for r in releases] == ["vh"]
+    rows = {r["name"]: r for r in json.loads(subkube("list", "-o", "json", env=env).stdout)}
+    assert (rows["vh"]["driver"], rows["vh"]["status"]) == ("helm", "Running")
+
+    def replicas() -> str:
+        return kubectl(
+            kc, "-n", "helm-ns", "get", "sts", "vh", "-o", "jsonpath={.spec.replicas}"
+        ).stdout
+
+    assert subkube("pause", "vh", "-n", "helm-ns", env=env).returncode == 0
+    assert replicas() == "0"
+    rows = {r["name"]: r for r in json.loads(subkube("list", "-o", "json", env=env).stdout)}
+    assert rows["vh"]["status"] == "Paused"
+    assert subkube("resume", "vh", "-n", "helm-ns", env=env).returncode == 0
+    assert replicas() == "1"
+    res = subkube("delete", "vh", "-n", "helm-ns", "--delete-namespace", env=env)
+    assert res.returncode == 0, res.stderr
+    assert "namespace deleted" in res.stdout
+    assert json.loads(helm("list", "-A", "-o", "json", kubeconfig=kc).stdout) == []

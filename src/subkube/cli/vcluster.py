@@ -40,7 +40,9 @@ def create(
         [], "--values", "-f", help="subkube.yaml files, merged in order."
     ),
     sets: list[str] = typer.Option([], "--set", help="key.path=value, on top of the files."),
-    driver: str = typer.Option("local", "--driver", help="local: run the vcluster here."),
+    driver: str = typer.Option(
+        "local", "--driver", help="local: run it here; helm: install the chart on the host."
+    ),
     kubeconfig: str | None = KUBECONFIG,
     context: str | None = CONTEXT,
     timeout: float = typer.Option(180.0, "--timeout", help="Seconds to wait for readiness."),
@@ -52,8 +54,6 @@ def create(
     ),
 ) -> None:
     """Create a vcluster in a host namespace, wait until its API answers, connect."""
-    if driver != "local":
-        raise SubkubeError(f"--driver {driver} is not available yet; use --driver local")
     config, warnings = load(values, sets)
     for warning in warnings:
         console_err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
@@ -66,13 +66,19 @@ def create(
             config=config,
             timeout=timeout,
             upgrade=upgrade,
+            driver=driver,
             on_phase=lambda p: status.update(f"vcluster {name}: {p}…"),
         )
     console.print(
         f"[green]✓[/green] vcluster [bold]{name}[/bold] is running in namespace "
         f"{namespace} ({state.server})"
     )
-    if connect_:
+    if state.driver == "helm":
+        console.print(
+            f"  runs as StatefulSet {name} in {namespace}; its API is the Service "
+            f"{name}:443 inside the host"
+        )
+    elif connect_:
         target = user_kubeconfig()
         context_name = merge_into(target, state)
         console.print(
@@ -129,7 +135,7 @@ def list_(
                 "namespace": namespace,
                 "status": status,
                 "age": age(state.started_at) if state.running else "-",
-                "driver": "local",
+                "driver": state.driver,
                 "connected": current.startswith(f"{PREFIX}{name}_{namespace}_"),
                 "server": state.server if state.running else "-",
             }

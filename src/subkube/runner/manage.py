@@ -24,7 +24,7 @@ from subkube.kube.resource import (
     SERVICES,
 )
 from subkube.kube.rest import ApiError, Kube
-from subkube.runner import hostside
+from subkube.runner import helm_driver, hostside
 from subkube.runner.kubeconfigs import current_context
 from subkube.runner.state import VClusterState, known_vclusters, load_state, vcluster_dir
 from subkube.runner.vcluster import check_supported
@@ -85,6 +85,7 @@ def create(
     timeout: float = 180.0,
     create_namespace: bool = True,
     upgrade: bool = False,
+    driver: str = "local",
     on_phase: Callable[[str], None] | None = None,
 ) -> VClusterState:
     try:
@@ -93,7 +94,14 @@ def create(
         raise SubkubeError(str(exc)) from exc
     check_supported(config or Config())
     current = load_state(namespace, name)
+    if driver not in ("local", "helm"):
+        raise SubkubeError(f"--driver {driver} is not available; use local or helm")
     if current is not None and upgrade:
+        if current.driver != driver:
+            raise SubkubeError(
+                f"vcluster {name} runs with --driver {current.driver}; "
+                "delete it first to change the driver"
+            )
         if current.pid and pid_alive(current.pid):
             daemonize.terminate(current.pid)
     elif is_running(current):
@@ -106,6 +114,13 @@ def create(
     # that very file, and the host must stay the host.
     context = context or current_context(host) or None
     asyncio.run(_prepare_namespace(host, context, namespace, create_namespace))
+    if driver == "helm":
+        state = VClusterState(
+            name=name, namespace=namespace, host_kubeconfig=str(host), host_context=context or ""
+        )
+        return helm_driver.install(
+            state, config or Config(), upgrade=upgrade, timeout=timeout, on_phase=on_phase
+        )
     # The daemon gets the effective config (files, --set and defaults merged and checked),
     # kept beside its data so a restart or resume runs with what was asked at create.
     config_path = vcluster_dir(namespace, name) / "config.json"
@@ -176,7 +191,9 @@ def pause(name: str, namespace: str) -> int:
     state = existing(name, namespace)
     if state.phase == "Paused":
         return 0
-    if state.pid and pid_alive(state.pid):
+    if state.driver == "helm":
+        asyncio.run(helm_driver.scale(state, pause=True))
+    elif state.pid and pid_alive(state.pid):
         daemonize.terminate(state.pid)
     removed = asyncio.run(_delete_tenant_pods(state))
     state = existing(name, namespace)
@@ -195,6 +212,9 @@ def resume(
     state = existing(name, namespace)
     if state.running:
         return state
+    if state.driver == "helm":
+        asyncio.run(helm_driver.scale(state, pause=False))
+        return helm_driver.install_wait(state, timeout, on_phase)
     return _spawn(
         name, namespace, state.host_kubeconfig, state.host_context or None, timeout, on_phase
     )
@@ -276,7 +296,10 @@ def delete(
     if state.pid and pid_alive(state.pid):
         daemonize.terminate(state.pid)
     try:
-        asyncio.run(_delete_host_objects(state))
+        if state.driver == "helm":
+            helm_driver.uninstall(state, keep_data)
+        else:
+            asyncio.run(_delete_host_objects(state))
         asyncio.run(_wait_collected(state))
         others = [n for ns, n in known_vclusters() if ns == namespace and n != name]
         namespace_gone = (

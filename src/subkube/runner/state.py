@@ -21,6 +21,13 @@ class VClusterState(daemonize.DaemonState):
     host_kubeconfig: str = ""
     host_context: str = ""
     metrics: str = ""
+    driver: str = "local"  # local: a daemon here; helm: the chart's StatefulSet on the host
+
+    @property
+    def running(self) -> bool:
+        if self.driver == "helm":
+            return self.phase == "Running"
+        return super().running
 
     @property
     def path(self) -> Path:
