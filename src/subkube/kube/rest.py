@@ -17,8 +17,6 @@ from subkube.kube.resource import Resource
 Obj = dict[str, Any]
 
 MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_PATCH = "application/strategic-merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
 
 
 class ApiError(Exception):

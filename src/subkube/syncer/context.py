@@ -1,6 +1,6 @@
 """What every syncer needs to know about the vcluster it works for."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from subkube.kube.rest import Kube
@@ -19,7 +19,6 @@ class SyncContext:
     cluster_domain: str = "cluster.local"
     dns_service_ip: str = ""
     workload_service_account: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def api_service_ip(self) -> str:

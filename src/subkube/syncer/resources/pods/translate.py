@@ -30,9 +30,6 @@ _FIELD_REDIRECTS = {
     "spec.serviceAccountName": f"metadata.annotations['{SERVICE_ACCOUNT_ANNOTATION}']",
 }
 
-# Fields of a running pod that may change; everything else is fixed at creation.
-MUTABLE_CONTAINER_FIELDS = ("image",)
-
 
 @dataclass
 class PodContext:
