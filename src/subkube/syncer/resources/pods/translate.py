@@ -174,10 +174,9 @@ def _translate_volumes(
             pvc["claimName"] = _rename(pvc.get("claimName"), ns, vc)
         if dw := vol.get("downwardAPI"):
             _translate_downward_items(dw.get("items") or [], labels, vc)
-        if eph := vol.pop("ephemeral", None):
+        if vol.pop("ephemeral", None) is not None:
             # The virtual controller-manager makes the claim `<pod>-<volume>`; the host uses
             # the synced copy of it.
-            del eph
             vol["persistentVolumeClaim"] = {
                 "claimName": names.host_name(f"{pod_name}-{vol['name']}", ns, vc)
             }
