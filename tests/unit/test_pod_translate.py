@@ -252,3 +252,14 @@ def test_references_index_everything_a_pod_uses() -> None:
     assert refs["configmaps"] == {"cfg", "all-cfg", "kube-root-ca.crt"}
     assert refs["secrets"] == {"sec", "all", "regcred"}
     assert refs["persistentvolumeclaims"] == {"data"}
+
+
+def test_ephemeral_volumes_use_the_synced_claim() -> None:
+    eph = {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}
+    pod = vpod()
+    pod["spec"]["volumes"].append(eph)
+    vols = {v["name"]: v for v in translate.to_host(pod, CTX)["spec"]["volumes"]}
+    assert vols["scratch"] == {
+        "name": "scratch",
+        "persistentVolumeClaim": {"claimName": names.host_name("web-1-scratch", "demo", "vc1")},
+    }
