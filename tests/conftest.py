@@ -1,16 +1,38 @@
 """Shared fixtures: real binaries from the cache, isolated state dirs, real kubectl."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from subkube.binaries.catalog import find
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Whatever a test started (hosts, vclusters: all of them run on data under pytest's
+    temp dir) is killed when the session ends, even after failures and skipped teardowns.
+    Components die with their daemon (PDEATHSIG); the daemons are found by their paths."""
+    yield
+    marker = str(tmp_path_factory.getbasetemp())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            # Daemons carry their state dir in the environment, components in their flags.
+            seen = (proc / "cmdline").read_bytes() + (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in seen:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(proc.name), signal.SIGKILL)
 
 
 @pytest.fixture

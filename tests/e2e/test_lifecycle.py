@@ -69,8 +69,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         yield lab
     finally:
-        for ns, name in (("nest", "inner"), (SHARED, "vc-a"), (SHARED, "vc-b"), (ALONE, "vc-c")):
-            lab.cli("delete", name, "-n", ns)
+        listed = lab.cli("list", "-o", "json")
+        for row in json.loads(listed.stdout or "[]") if listed.returncode == 0 else []:
+            lab.cli("delete", row["name"], "-n", row["namespace"])
         subkube("host", "down", "--name", "lab", "--purge", env=lab.env())
 
 
