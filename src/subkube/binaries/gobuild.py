@@ -94,6 +94,21 @@ def _explain_failure(what: str, lines: list[str], log: Path) -> str:
     return f"go build of {what} failed ({last}); full log: {log}"
 
 
+async def downloaded_path(module: str, version: str, field: str, *, cwd: Path, log: Path) -> Path:
+    """Download MODULE@VERSION into the module cache; FIELD of `go mod download -json`
+    ("Dir": the source tree, "GoMod": its go.mod)."""
+    info = await run_go(
+        ["mod", "download", "-json", f"{module}@{version}"],
+        cwd=cwd,
+        log=log,
+        what=f"{module} {version}",
+    )
+    found = re.search(rf'"{field}":\s*"([^"]+)"', info)
+    if found is None:
+        raise SubkubeError(f"`go mod download` gave no {field} for {module} {version}: {log}")
+    return Path(found.group(1))
+
+
 def version_ldflags(package_prefixes: list[str], values: dict[str, str]) -> str:
     return " ".join(
         f"-X '{pkg}.{key}={val}'" for pkg in package_prefixes for key, val in values.items()
@@ -152,16 +167,8 @@ async def build_kubernetes(
     work.mkdir(parents=True, exist_ok=True)
     log = build_root / "logs" / f"kubernetes-{pin.version}.log"
     log.unlink(missing_ok=True)
-    info = await run_go(
-        ["mod", "download", "-json", f"k8s.io/kubernetes@{pin.version}"],
-        cwd=work,
-        log=log,
-        what=f"k8s.io/kubernetes {pin.version}",
-    )
-    gomod_path = re.search(r'"GoMod":\s*"([^"]+)"', info)
-    if gomod_path is None:
-        raise SubkubeError(f"`go mod download` did not return k8s.io/kubernetes's go.mod: {log}")
-    upstream = Path(gomod_path.group(1)).read_text()
+    gomod = await downloaded_path("k8s.io/kubernetes", pin.version, "GoMod", cwd=work, log=log)
+    upstream = gomod.read_text()
     (work / "go.mod").write_text(kubernetes_wrapper_gomod(pin, upstream))
     (work / "go.sum").touch()
     pkgs = [f"k8s.io/kubernetes/cmd/{name}" for name in pin.binaries]
@@ -264,16 +271,8 @@ async def build_kwok(
         pin, f"{pin.module}/cmd/kwok", build_root, out_dir, ldflags=ldflags, on_line=on_line
     )
     log = build_root / "logs" / f"kwok-{pin.version}.log"
-    info = await run_go(
-        ["mod", "download", "-json", f"{pin.module}@{pin.version}"],
-        cwd=build_root,
-        log=log,
-        what=f"{pin.module} {pin.version}",
-    )
-    found = re.search(r'"Dir":\s*"([^"]+)"', info)
-    if found is None:
-        raise SubkubeError(f"`go mod download` did not return the kwok source dir: {log}")
-    (out_dir / KWOK_STAGES_FILE).write_text(kwok_stages(Path(found.group(1))))
+    source = await downloaded_path(pin.module, pin.version, "Dir", cwd=build_root, log=log)
+    (out_dir / KWOK_STAGES_FILE).write_text(kwok_stages(source))
 
 
 def kwok_stages(module_dir: Path) -> str:
