@@ -1,6 +1,7 @@
 """Shared fixtures: real binaries from the cache, isolated state dirs, real kubectl."""
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -90,3 +91,13 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 120) -> 
             return last
         time.sleep(0.5)
     pytest.fail(f"timed out waiting for {what} (last: {last!r})")
+
+
+def namespace_snapshot(kubeconfig: Path, namespace: str) -> set[tuple[str, str]]:
+    """(kind, name) of every object in NAMESPACE, of every listable kind but events."""
+    kinds = kubectl(
+        kubeconfig, "api-resources", "--verbs=list", "--namespaced", "-o", "name"
+    ).stdout.split()
+    kinds = [k for k in kinds if not k.startswith("events")]
+    out = kubectl(kubeconfig, "-n", namespace, "get", ",".join(kinds), "-o", "json").stdout
+    return {(i["kind"], i["metadata"]["name"]) for i in json.loads(out)["items"]}

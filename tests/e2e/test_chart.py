@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from subkube.daemonize import pid_alive
-from tests.conftest import kubectl, require_binary, subkube, wait_for
+from tests.conftest import kubectl, namespace_snapshot, require_binary, subkube, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -211,42 +212,84 @@ def test_subkube_run_serves_a_vcluster_in_the_foreground(
     assert not any(pid_alive(p) for p in state["components"].values())
 
 
-def test_the_helm_driver_installs_pauses_resumes_and_deletes(
+def test_the_helm_driver_runs_the_chart_end_to_end(
     host: tuple[dict[str, str], Path], tmp_path: Path
 ) -> None:
+    """`--driver helm` on the local host: the chart's pod really runs (the host's runtime
+    for the subkube image, with the chart's namespaced Role as its only rights), a
+    port-forward reaches its API, and pause/resume/delete work through helm."""
     env, kc = host
-    env = {**env, "KUBECONFIG": str(kc)}
-    res = subkube(
-        "create",
-        "vh",
-        "-n",
-        "helm-ns",
-        "--driver",
-        "helm",
-        "--no-connect",
-        "--set",
-        "controlPlane.statefulSet.persistence.enabled=false",
-        env=env,
+    user_kc = tmp_path / "user-kubeconfig"
+    shutil.copy(kc, user_kc)
+    env = {**env, "KUBECONFIG": str(user_kc)}
+    kubectl(kc, "create", "namespace", "helm-ns")
+    wait_for(
+        "the namespace's default ServiceAccount and root CA",
+        lambda: (
+            {("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")}
+            <= namespace_snapshot(kc, "helm-ns")
+        ),
     )
+    before = namespace_snapshot(kc, "helm-ns")
+
+    res = subkube("create", "vh", "-n", "helm-ns", "--driver", "helm", env=env)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "Release" not in res.stderr
+    assert "port-forward on 127.0.0.1:" in res.stdout
     releases = json.loads(helm("list", "-n", "helm-ns", "-o", "json", kubeconfig=kc).stdout)
     assert [r["name"] for r in releases] == ["vh"]
+    # Connected: the user's current context is the vcluster, through the port-forward.
+    inside = kubectl(user_kc, "get", "namespaces", "-o", "name").stdout.split()
+    assert "namespace/kube-system" in inside
+    assert "namespace/helm-ns" not in inside
+    kubectl(user_kc, "create", "deployment", "web", "--image=nginx", "--replicas=2")
+
+    def web_pods_on_the_host() -> list[str]:
+        out = kubectl(kc, "-n", "helm-ns", "get", "pods", "-o", "name").stdout.split()
+        return [p for p in out if p.startswith("pod/web-") and p.endswith("-x-default-x-vh")]
+
+    assert len(wait_for("the tenant's pods on the host", web_pods_on_the_host)) == 2
+    # The data volume came from the local host's default storage class.
+    claim = kubectl(
+        kc, "-n", "helm-ns", "get", "pvc", "data-vh-0", "-o", "jsonpath={.status.phase}"
+    )
+    assert claim.stdout == "Bound"
+    assert "vcluster running" in kubectl(kc, "-n", "helm-ns", "logs", "vh-0").stdout
     rows = {r["name"]: r for r in json.loads(subkube("list", "-o", "json", env=env).stdout)}
     assert (rows["vh"]["driver"], rows["vh"]["status"]) == ("helm", "Running")
+    assert rows["vh"]["connected"]
 
-    def replicas() -> str:
-        return kubectl(
-            kc, "-n", "helm-ns", "get", "sts", "vh", "-o", "jsonpath={.spec.replicas}"
-        ).stdout
-
+    state_file = Path(env["SUBKUBE_STATE_DIR"]) / "vclusters" / "helm-ns" / "vh" / "state.json"
+    forwarder = json.loads(state_file.read_text())["forwarder_pid"]
+    assert pid_alive(forwarder)
     assert subkube("pause", "vh", "-n", "helm-ns", env=env).returncode == 0
-    assert replicas() == "0"
+    assert (
+        kubectl(kc, "-n", "helm-ns", "get", "sts", "vh", "-o", "jsonpath={.spec.replicas}").stdout
+        == "0"
+    )
+    assert web_pods_on_the_host() == []
+    assert not pid_alive(forwarder)
     rows = {r["name"]: r for r in json.loads(subkube("list", "-o", "json", env=env).stdout)}
     assert rows["vh"]["status"] == "Paused"
-    assert subkube("resume", "vh", "-n", "helm-ns", env=env).returncode == 0
-    assert replicas() == "1"
-    res = subkube("delete", "vh", "-n", "helm-ns", "--delete-namespace", env=env)
+
+    res = subkube("resume", "vh", "-n", "helm-ns", env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    # The store survived on the claim, and the same context reaches the new pod.
+    assert kubectl(user_kc, "get", "deployment", "web", "-o", "name").stdout.strip() == (
+        "deployment.apps/web"
+    )
+    assert len(wait_for("the tenant's pods back on the host", web_pods_on_the_host)) == 2
+    forwarder = json.loads(state_file.read_text())["forwarder_pid"]
+    assert pid_alive(forwarder)
+
+    res = subkube("delete", "vh", "-n", "helm-ns", env=env)
     assert res.returncode == 0, res.stderr
-    assert "namespace deleted" in res.stdout
     assert json.loads(helm("list", "-A", "-o", "json", kubeconfig=kc).stdout) == []
+    wait_for(
+        "the namespace as it was before create",
+        lambda: namespace_snapshot(kc, "helm-ns") == before,
+    )
+    wait_for(
+        "the data volume to be released and removed",
+        lambda: kubectl(kc, "get", "pv", "-o", "name").stdout.strip() == "",
+    )
+    assert not pid_alive(forwarder)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import kubectl, require_binary, subkube, wait_for
+from tests.conftest import kubectl, namespace_snapshot, require_binary, subkube, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -49,14 +49,7 @@ class Lab:
         return json.loads(out)["items"]
 
     def snapshot(self, namespace: str) -> set[tuple[str, str]]:
-        kinds = self.host(
-            "api-resources", "--verbs=list", "--namespaced", "-o", "name"
-        ).stdout.split()
-        kinds = [k for k in kinds if not k.startswith("events")]
-        items = json.loads(self.host("-n", namespace, "get", ",".join(kinds), "-o", "json").stdout)[
-            "items"
-        ]
-        return {(i["kind"], i["metadata"]["name"]) for i in items}
+        return namespace_snapshot(self.host_kc, namespace)
 
 
 @pytest.fixture(scope="module")

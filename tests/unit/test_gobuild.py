@@ -94,3 +94,20 @@ def test_kwok_stages_follow_the_kustomization_order(tmp_path: Path) -> None:
         "d.yaml",
     ]
     assert text.count("---") == 3
+
+
+def test_kwok_crds_are_the_portforward_and_logs_definitions(tmp_path: Path) -> None:
+    base = tmp_path / "kustomize" / "crd" / "bases"
+    base.mkdir(parents=True)
+    for plural in ("portforwards", "logs"):
+        (base / f"kwok.x-k8s.io_{plural}.yaml").write_text(
+            f"---\nkind: CustomResourceDefinition\nmetadata:\n  name: {plural}.kwok.x-k8s.io\n"
+        )
+    text = gobuild.kwok_crds(tmp_path)
+    assert [d.split("name: ")[1].strip() for d in text.split("---")] == [
+        "portforwards.kwok.x-k8s.io",
+        "logs.kwok.x-k8s.io",
+    ]
+    (base / "kwok.x-k8s.io_logs.yaml").unlink()
+    with pytest.raises(SubkubeError, match=r"kwok\.x-k8s\.io_logs\.yaml"):
+        gobuild.kwok_crds(tmp_path)

@@ -261,6 +261,10 @@ KWOK_STAGES_FILE = "kwok-stages.yaml"
 # kwok does nothing without Stage objects; these are the ones its own kwokctl applies by
 # default (nodes become Ready and renew leases, pods become Running and are removed on delete).
 KWOK_STAGE_SETS = ("node/fast", "node/heartbeat-with-lease", "pod/fast")
+KWOK_CRDS_FILE = "kwok-crds.yaml"
+# The kwok kinds a local host serves: PortForward makes `kubectl port-forward` reach a pod the
+# host runs as a local process, Logs makes `kubectl logs` show that process's log.
+KWOK_CRDS = ("portforwards", "logs")
 
 
 async def build_kwok(
@@ -273,6 +277,7 @@ async def build_kwok(
     log = build_root / "logs" / f"kwok-{pin.version}.log"
     source = await downloaded_path(pin.module, pin.version, "Dir", cwd=build_root, log=log)
     (out_dir / KWOK_STAGES_FILE).write_text(kwok_stages(source))
+    (out_dir / KWOK_CRDS_FILE).write_text(kwok_crds(source))
 
 
 def kwok_stages(module_dir: Path) -> str:
@@ -286,3 +291,12 @@ def kwok_stages(module_dir: Path) -> str:
     if not docs:
         raise SubkubeError(f"no kwok stages found under {module_dir}/kustomize/stage")
     return "\n---\n".join(docs) + "\n"
+
+
+def kwok_crds(module_dir: Path) -> str:
+    base = module_dir / "kustomize" / "crd" / "bases"
+    paths = [base / f"kwok.x-k8s.io_{plural}.yaml" for plural in KWOK_CRDS]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise SubkubeError(f"kwok CRDs {', '.join(missing)} not found under {base}")
+    return "\n---\n".join(p.read_text().strip().removeprefix("---").strip() for p in paths) + "\n"

@@ -80,7 +80,7 @@ def _user_provides(s: BinarySpec) -> Path | None:
 
 
 # Data files a group installs beside its binaries.
-_DATA_FILES = {"kwok": [gobuild.KWOK_STAGES_FILE]}
+_DATA_FILES = {"kwok": [gobuild.KWOK_STAGES_FILE, gobuild.KWOK_CRDS_FILE]}
 
 
 def _group_current(

@@ -16,7 +16,7 @@ from subkube.config.load import load
 from subkube.controlplane import kubeconfig as kc
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.errors import SubkubeError
-from subkube.runner import incluster, manage
+from subkube.runner import hostside, incluster, manage
 from subkube.runner.kubeconfigs import (
     PREFIX,
     current_context,
@@ -75,10 +75,10 @@ def create(
     )
     if state.driver == "helm":
         console.print(
-            f"  runs as StatefulSet {name} in {namespace}; its API is the Service "
-            f"{name}:443 inside the host"
+            f"  runs as StatefulSet {name} in {namespace} (Service {name}:443 inside the "
+            f"host), reached here through a port-forward on 127.0.0.1:{state.local_port}"
         )
-    elif connect_:
+    if connect_:
         target = user_kubeconfig()
         context_name = merge_into(target, state)
         console.print(
@@ -271,7 +271,14 @@ def run(
     port: int = typer.Option(
         0,
         "--port",
-        help="Serve the virtual API on all interfaces at this port (8443 in the chart).",
+        envvar="SUBKUBE_PORT",
+        help="Serve the virtual API at this port (8443 with --in-cluster).",
+    ),
+    bind_address: str = typer.Option(
+        "0.0.0.0",
+        "--bind-address",
+        envvar="SUBKUBE_BIND_ADDRESS",
+        help="Address the virtual API listens on when --port is set.",
     ),
 ) -> None:
     """Run a vcluster in the foreground (what the Helm chart's pod runs)."""
@@ -296,7 +303,10 @@ def run(
             data_dir=directory / "data",
             config=config,
             listen_port=port,
+            bind_address=bind_address,
             advertise_address=os.environ.get("POD_IP", ""),
+            kubeconfig_secret=hostside.kubeconfig_secret_name(name) if in_cluster else "",
+            apply_host_policies=not in_cluster,
         )
     )
     state = VClusterState(

@@ -176,7 +176,9 @@ class StatefulSet(Strict):
     resources: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {
             "requests": {"cpu": "200m", "memory": "512Mi"},
-            "limits": {"memory": "2Gi"},
+            # A CPU limit too: with policies.resourceQuota on, the namespace's quota counts
+            # limits.cpu, and a pod without one would be refused, the vcluster's own included.
+            "limits": {"cpu": "2", "memory": "2Gi"},
         }
     )
     persistence: Persistence = Persistence()

@@ -59,11 +59,11 @@ class ControlPlane:
         self.processes.append(proc)
         return proc
 
-    def _check_port(self, component: str, port: int) -> None:
-        if port_in_use(port):
+    def _check_port(self, component: str, port: int, address: str = "127.0.0.1") -> None:
+        if port_in_use(port, address):
             raise ComponentFailed(
                 component,
-                f"cannot start: port {port} on 127.0.0.1 is already "
+                f"cannot start: port {port} on {address} is already "
                 "in use (stop what holds it or choose another port)",
                 "",
                 str(self.spec.log_dir / f"{component}.log"),
@@ -92,16 +92,25 @@ class ControlPlane:
         self._write_kubeconfigs(pki)
         timeout = s.startup_timeout
 
+        store_url = f"http://127.0.0.1:{ports['store']}"
         if s.store == "kine":
             self._check_port("kine", ports["store"])
             self._check_port("kine", ports["store_metrics"])
             store = self._process(
                 "kine",
-                kine.argv(locate("kine"), s.data_dir, ports["store"], ports["store_metrics"]),
+                kine.argv(
+                    locate("kine"),
+                    s.data_dir,
+                    ports["store"],
+                    ports["store_metrics"],
+                    s.kine_datasource,
+                ),
             )
             (s.data_dir / "kine").mkdir(exist_ok=True)
             await store.start()
             await wait_tcp(store, "127.0.0.1", ports["store"], timeout=timeout)
+        elif s.etcd_endpoint:
+            store_url = s.etcd_endpoint
         else:
             for key in ("store", "store_peer", "store_metrics"):
                 self._check_port("etcd", ports[key])
@@ -121,7 +130,8 @@ class ControlPlane:
                 store, etcd.health_url(ports["store"]), timeout=timeout, expect='"health":"true"'
             )
 
-        self._check_port("kube-apiserver", ports["apiserver"])
+        bind = s.apiserver_extra_args.get("bind-address", "127.0.0.1")
+        self._check_port("kube-apiserver", ports["apiserver"], bind)
         api = self._process(
             "kube-apiserver",
             apiserver.argv(
@@ -129,10 +139,10 @@ class ControlPlane:
                 apiserver.flags(
                     pki=pki,
                     port=ports["apiserver"],
-                    store_url=f"http://127.0.0.1:{ports['store']}",
+                    store_url=store_url,
                     service_cidr=s.service_cidr,
                     cluster_domain=s.cluster_domain,
-                    extra=s.apiserver_extra_args,
+                    extra={**s.etcd_tls, **s.apiserver_extra_args},
                 ),
             ),
         )

@@ -3,10 +3,14 @@
 from pathlib import Path
 
 
-def argv(binary: Path, data_dir: Path, port: int, metrics_port: int) -> list[str]:
+def argv(
+    binary: Path, data_dir: Path, port: int, metrics_port: int, datasource: str = ""
+) -> list[str]:
     db = data_dir / "kine" / "state.db"
     # The same SQLite options kine uses for its own default database.
-    dsn = f"sqlite://{db}?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
+    dsn = datasource or (
+        f"sqlite://{db}?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
+    )
     return [
         str(binary),
         f"--endpoint={dsn}",

@@ -20,6 +20,10 @@ def argv(
         f"--cidr={pod_cidr}",
         "--node-ip=127.0.0.1",
         f"--server-address=127.0.0.1:{server_port}",
+        # Nodes advertise this port as their kubelet's, so the API server's port-forward and
+        # logs requests reach kwok, which answers them from PortForward and Logs objects.
+        f"--node-port={server_port}",
+        "--enable-crds=PortForward,Logs",
         "--node-lease-duration-seconds=40",
     ]
 

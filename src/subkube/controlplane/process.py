@@ -8,6 +8,7 @@ kills the children too: no orphaned API servers.
 import asyncio
 import contextlib
 import ctypes
+import datetime as dt
 import logging
 import os
 import signal
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
     def preexec() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -54,13 +55,18 @@ class Process:
         log_path: Path,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        cri_log: bool = False,
     ) -> None:
         self.name = name
         self.argv = argv
         self.log_path = log_path
         self.env = env
         self.cwd = cwd
+        # Write the log as a container runtime does (`TIME STREAM F LINE`), which is what
+        # kwok serves to `kubectl logs`.
+        self.cri_log = cri_log
         self._proc: asyncio.subprocess.Process | None = None
+        self._pumps: list[asyncio.Task[None]] = []
 
     @property
     def pid(self) -> int | None:
@@ -76,6 +82,9 @@ class Process:
 
     async def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.cri_log:
+            await self._start_piped()
+            return
         with self.log_path.open("ab") as out:
             out.write(f"--- starting: {' '.join(self.argv)}\n".encode())
             out.flush()
@@ -87,9 +96,34 @@ class Process:
                 env={**os.environ, **(self.env or {})},
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()),
+                preexec_fn=die_with_parent(os.getpid()),
             )
         log.info("started", extra=kv(component=self.name, pid=self._proc.pid, log=self.log_path))
+
+    async def _start_piped(self) -> None:
+        self._proc = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **(self.env or {})},
+            cwd=self.cwd,
+            start_new_session=True,
+            preexec_fn=die_with_parent(os.getpid()),
+        )
+        assert self._proc.stdout is not None
+        assert self._proc.stderr is not None
+        self._pumps = [
+            asyncio.create_task(self._pump(self._proc.stdout, "stdout")),
+            asyncio.create_task(self._pump(self._proc.stderr, "stderr")),
+        ]
+        log.info("started", extra=kv(component=self.name, pid=self._proc.pid, log=self.log_path))
+
+    async def _pump(self, stream: asyncio.StreamReader, name: str) -> None:
+        with self.log_path.open("ab", buffering=0) as out:
+            while line := await stream.readline():
+                stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                out.write(f"{stamp} {name} F ".encode() + line.rstrip(b"\n") + b"\n")
 
     async def stop(self, grace: float = 10.0) -> None:
         """SIGTERM the process group, then SIGKILL whatever is left after GRACE seconds."""
@@ -103,12 +137,17 @@ class Process:
             log.warning("did not stop in time, killing", extra=kv(component=self.name))
             self._signal_group(proc.pid, signal.SIGKILL)
             await proc.wait()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
         log.info("stopped", extra=kv(component=self.name, code=proc.returncode))
 
     @staticmethod
     def _signal_group(pid: int, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
+
+    async def wait(self) -> int:
+        assert self._proc is not None
+        return await self._proc.wait()
 
     def log_tail(self, lines: int = 15) -> str:
         return tail(self.log_path, lines)
@@ -120,13 +159,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def port_in_use(port: int) -> bool:
+def port_in_use(port: int, address: str = "127.0.0.1") -> bool:
     """Whether something listens on PORT. SO_REUSEADDR as Go servers set it: a port whose
     last connections are in TIME_WAIT after a stop is free for them, and so for us."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((address, port))
         except OSError:
             return True
     return False

@@ -15,6 +15,12 @@ class ControlPlaneSpec:
     name: str
     data_dir: Path
     store: Store = "kine"
+    # kine in front of this database instead of its own SQLite file under data_dir.
+    kine_datasource: str = ""
+    # An etcd this control plane uses but does not run, and the TLS files to reach it
+    # (etcd-cafile, etcd-certfile, etcd-keyfile flags of kube-apiserver).
+    etcd_endpoint: str = ""
+    etcd_tls: dict[str, str] = field(default_factory=dict)
     service_cidr: str = "10.96.0.0/12"
     cluster_cidr: str = "10.244.0.0/16"
     cluster_domain: str = "cluster.local"

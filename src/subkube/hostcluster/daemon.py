@@ -10,23 +10,30 @@ import asyncio
 import contextlib
 import logging
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import yaml
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from subkube import daemonize
 from subkube import log as sklog
 from subkube.binaries.catalog import locate
-from subkube.binaries.gobuild import KWOK_STAGES_FILE
+from subkube.binaries.gobuild import KWOK_CRDS_FILE, KWOK_STAGES_FILE
 from subkube.controlplane import kwok
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.health import wait_until_healthy
-from subkube.controlplane.process import Process, free_port
+from subkube.controlplane.process import Process, free_port, port_in_use
 from subkube.controlplane.spec import ControlPlaneSpec
 from subkube.errors import SubkubeError
+from subkube.hostcluster.provisioner import Provisioner
+from subkube.hostcluster.runtime import LocalRuntime
 from subkube.hostcluster.state import HostState, host_dir
 from subkube.kube.client import connect
+from subkube.kube.resource import Resource
+from subkube.kube.rest import Kube
 
 log = logging.getLogger("subkube.host")
 
@@ -71,6 +78,51 @@ async def wait_nodes_ready(kubeconfig: Path, count: int, timeout: float) -> None
     )
 
 
+CRDS = Resource(
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
+)
+
+
+async def apply_crds(kube: Kube, manifests: str, timeout: float) -> None:
+    """Create or update the CRDs and wait until they are served (kwok watches them at start)."""
+    names = []
+    for crd in yaml.safe_load_all(manifests):
+        if not crd:
+            continue
+        names.append(crd["metadata"]["name"])
+        current = await kube.get_or_none(CRDS, crd["metadata"]["name"])
+        if current is None:
+            await kube.create(CRDS, crd)
+        else:
+            crd["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            await kube.replace(CRDS, crd)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        crds = [await kube.get(CRDS, n) for n in names]
+        if all(
+            any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in crd.get("status", {}).get("conditions") or []
+            )
+            for crd in crds
+        ):
+            return
+        await asyncio.sleep(0.2)
+    raise SubkubeError(f"CRDs {', '.join(names)} were not established within {timeout:.0f}s")
+
+
+def remembered_port(path: Path) -> int:
+    """The port used last time if it is free: nodes keep advertising it as their kubelet's."""
+    try:
+        port = int(path.read_text())
+    except (OSError, ValueError):
+        port = 0
+    if not port or port_in_use(port):
+        port = free_port()
+        path.write_text(str(port))
+    return port
+
+
 class HostDaemon:
     def __init__(self, spec: ControlPlaneSpec, nodes: int, pods_per_node: int) -> None:
         self.spec = spec
@@ -78,10 +130,18 @@ class HostDaemon:
         self.pods_per_node = pods_per_node
         self.cp = ControlPlane(spec)
         self.kwok: Process | None = None
+        self.stack = AsyncExitStack()
 
     async def start(self) -> None:
         await self.cp.start()
-        kwok_port = free_port()
+        api = await self.stack.enter_async_context(connect(self.cp.kubeconfig))
+        kube = Kube(api)
+        await apply_crds(
+            kube,
+            locate(KWOK_CRDS_FILE, executable=False).read_text(),
+            self.spec.startup_timeout,
+        )
+        kwok_port = remembered_port(self.spec.data_dir / "kwok-port")
         self.kwok = self.cp.add_process(
             "kwok",
             kwok.argv(
@@ -98,6 +158,18 @@ class HostDaemon:
         )
         await ensure_nodes(self.cp.kubeconfig, self.nodes, self.pods_per_node)
         await wait_nodes_ready(self.cp.kubeconfig, self.nodes, self.spec.startup_timeout)
+        home = self.spec.data_dir.parent
+        provisioner = Provisioner(kube, home / "volumes")
+        await provisioner.start()
+        self.stack.push_async_callback(provisioner.stop)
+        runtime = LocalRuntime(kube, home, urlsplit(self.cp.server).port or 443)
+        await runtime.start()
+        self.stack.push_async_callback(runtime.stop)
+
+    async def stop(self) -> None:
+        # The runtime's pods first: a vcluster stopping still talks to this API server.
+        await self.stack.aclose()
+        await self.cp.stop()
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -117,7 +189,7 @@ async def run(args: argparse.Namespace) -> int:
         await daemon.start()
         return daemon.cp
 
-    return await daemonize.serve(state, f"host {args.name}", start, daemon.cp.stop)
+    return await daemonize.serve(state, f"host {args.name}", start, daemon.stop)
 
 
 def main() -> None:

@@ -2,21 +2,29 @@
 the real helm binary; pause/resume scale it, delete uninstalls it."""
 
 import asyncio
+import base64
 import datetime as dt
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import yaml
 
 import subkube
+from subkube import daemonize
 from subkube.binaries.catalog import locate
 from subkube.config.model import Config
+from subkube.controlplane import kubeconfig as kc
+from subkube.controlplane.process import free_port, port_in_use
+from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
-from subkube.kube.resource import PODS, PVCS, Resource
-from subkube.kube.rest import Kube
+from subkube.kube.resource import EVENTS, PODS, PVCS, SECRETS, Resource
+from subkube.kube.rest import ApiError, Kube
+from subkube.runner import forwarder, hostside
 from subkube.runner.state import VClusterState, vcluster_dir
 
 STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
@@ -43,27 +51,107 @@ def helm(args: list[str], state: VClusterState) -> str:
     return res.stdout
 
 
+async def _published_kubeconfig(host: Kube, state: VClusterState) -> str | None:
+    secret = await host.get_or_none(
+        SECRETS, hostside.kubeconfig_secret_name(state.name), state.namespace
+    )
+    config = (secret or {}).get("data", {}).get("config")
+    return base64.b64decode(config).decode() if config else None
+
+
 async def _wait_ready(
-    state: VClusterState, timeout: float, on_phase: Callable[[str], None] | None
+    state: VClusterState, deadline: float, on_phase: Callable[[str], None] | None
 ) -> None:
-    """Until the StatefulSet's pod is Ready. (Whether the virtual API answers from outside
-    is for `subkube connect`, which needs a way into the host network.)"""
-    deadline = time.monotonic() + timeout
+    """Until the StatefulSet's pod is Ready and a kubeconfig is published."""
+    pod_name = f"{state.name}-0"
     async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
         host = Kube(api)
         while time.monotonic() < deadline:
-            pod = await host.get_or_none(PODS, f"{state.name}-0", state.namespace)
+            pod = await host.get_or_none(PODS, pod_name, state.namespace)
             conditions = (pod or {}).get("status", {}).get("conditions") or []
             if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-                return
-            if on_phase:
+                if await _published_kubeconfig(host, state):
+                    return
+                if on_phase:
+                    on_phase("starting the control plane")
+            elif on_phase:
                 on_phase((pod or {}).get("status", {}).get("phase", "Pending"))
             await asyncio.sleep(1)
-    raise SubkubeError(
-        f"pod {state.name}-0 in {state.namespace} was not Ready within "
-        f"{timeout:.0f}s; `kubectl -n {state.namespace} describe pod "
-        f"{state.name}-0` says why"
+        raise _not_up(state, await _latest_warning(host, state))
+
+
+async def _wait_api(state: VClusterState, path: Path, deadline: float) -> None:
+    """Until the virtual API serves its default namespace through the forwarded port, with
+    the kubeconfig the runner published (read again each time: a restarted pod may publish
+    a new one)."""
+    last = "no answer"
+    async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
+        host = Kube(api)
+        while time.monotonic() < deadline:
+            published = await _published_kubeconfig(host, state)
+            if published:
+                kc.write(path, local_kubeconfig(published, state.local_port))
+                try:
+                    async with connect(path) as virtual:
+                        await Kube(virtual).request("GET", "/api/v1/namespaces/default")
+                        return
+                except (ApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    last = str(exc) or type(exc).__name__
+            await asyncio.sleep(0.5)
+        raise _not_up(state, await _latest_warning(host, state) or f"port-forward: {last}")
+
+
+async def _latest_warning(host: Kube, state: VClusterState) -> str:
+    """The newest Warning event of the StatefulSet or its pod (a refused pod, a quota)."""
+    newest: tuple[str, str] = ("", "")
+    for involved in (state.name, f"{state.name}-0"):
+        events = await host.list(
+            EVENTS,
+            state.namespace,
+            field_selector=f"involvedObject.name={involved},type=Warning",
+        )
+        for event in events["items"]:
+            when = event.get("lastTimestamp") or event.get("eventTime") or ""
+            newest = max(newest, (when, str(event.get("message", ""))))
+    return newest[1]
+
+
+def _not_up(state: VClusterState, why: str) -> SubkubeError:
+    pod = f"{state.name}-0"
+    return SubkubeError(
+        f"vcluster {state.name} did not come up within the timeout"
+        + (f" ({why})" if why else "")
+        + f"; `kubectl -n {state.namespace} describe statefulset,pod` and "
+        f"`kubectl -n {state.namespace} logs {pod}` tell more"
     )
+
+
+def start_forwarder(state: VClusterState) -> None:
+    stop_forwarder(state)
+    if not state.local_port or port_in_use(state.local_port):
+        state.local_port = free_port()
+    log_path = vcluster_dir(state.namespace, state.name) / "port-forward.log"
+    proc = daemonize.spawn(
+        forwarder.MODULE,
+        forwarder.argv(
+            state=state.path,
+            kubeconfig=state.host_kubeconfig,
+            context=state.host_context,
+            namespace=state.namespace,
+            pod=f"{state.name}-0",
+            port=state.local_port,
+            target=hostside.API_TARGET_PORT,
+        ),
+        log_path,
+    )
+    state.forwarder_pid = proc.pid
+    state.save()
+
+
+def stop_forwarder(state: VClusterState) -> None:
+    if state.forwarder_pid and pid_alive(state.forwarder_pid):
+        daemonize.terminate(state.forwarder_pid)
+    state.forwarder_pid = None
 
 
 def install(
@@ -81,7 +169,6 @@ def install(
     helm([*verb, state.name, str(chart_dir()), "-n", state.namespace, "-f", str(values)], state)
     state.driver = "helm"
     state.phase = "Starting"
-    state.server = f"https://{state.name}.{state.namespace}.svc:443"
     state.save()
     return install_wait(state, timeout, on_phase)
 
@@ -89,7 +176,22 @@ def install(
 def install_wait(
     state: VClusterState, timeout: float, on_phase: Callable[[str], None] | None
 ) -> VClusterState:
-    asyncio.run(_wait_ready(state, timeout, on_phase))
+    """Wait for the pod and its kubeconfig, forward a local port to it, and wait until the
+    virtual API answers there; the vcluster's kubeconfig then names that port."""
+    deadline = time.monotonic() + timeout
+    asyncio.run(_wait_ready(state, deadline, on_phase))
+    start_forwarder(state)
+    if on_phase:
+        on_phase("waiting for the API through port-forward")
+    path = vcluster_dir(state.namespace, state.name) / "kubeconfig"
+    try:
+        asyncio.run(_wait_api(state, path, deadline))
+    except SubkubeError:
+        stop_forwarder(state)
+        state.save()
+        raise
+    state.kubeconfig = str(path)
+    state.server = f"https://127.0.0.1:{state.local_port}"
     state.phase = "Running"
     state.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     state.save()
@@ -123,3 +225,10 @@ def uninstall(state: VClusterState, keep_data: bool) -> None:
 async def _delete_data_claims(state: VClusterState) -> None:
     async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
         await Kube(api).delete(PVCS, f"data-{state.name}-0", state.namespace)
+
+
+def local_kubeconfig(published: str, port: int) -> dict[str, Any]:
+    data = yaml.safe_load(published)
+    for cluster in data.get("clusters") or []:
+        cluster["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    return dict(data)

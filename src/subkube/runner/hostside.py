@@ -1,10 +1,13 @@
 """What a vcluster needs on its host: its Service, a workload ServiceAccount, the service CIDR."""
 
+import base64
 import ipaddress
 import re
 
+import yaml
+
 from subkube.errors import SubkubeError
-from subkube.kube.resource import NAMESPACES, SERVICEACCOUNTS, SERVICES, Resource
+from subkube.kube.resource import NAMESPACES, SECRETS, SERVICEACCOUNTS, SERVICES, Resource
 from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.syncer import names
 
@@ -104,3 +107,46 @@ async def ensure_host_objects(host: Kube, namespace: str, vcluster: str) -> Obj:
             namespace,
         )
     return service
+
+
+def kubeconfig_secret_name(vcluster: str) -> str:
+    return f"vc-{vcluster}"
+
+
+# The server a published kubeconfig names: where `kubectl port-forward` to the pod's API
+# port puts it. `subkube connect` replaces it with the port it forwards.
+PUBLISHED_SERVER = f"https://localhost:{API_TARGET_PORT}"
+
+
+def published_kubeconfig(admin_kubeconfig: str) -> str:
+    data = yaml.safe_load(admin_kubeconfig)
+    for cluster in data.get("clusters") or []:
+        cluster["cluster"]["server"] = PUBLISHED_SERVER
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+async def publish_kubeconfig(
+    host: Kube, name: str, namespace: str, admin_kubeconfig: str, owner: Obj
+) -> None:
+    """The vcluster's admin kubeconfig as a host Secret (what vcluster users know as
+    `vc-NAME`), owned by the vcluster's Service so it goes with it."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {LABEL_VCLUSTER: owner["metadata"]["name"]},
+            "ownerReferences": [names.owner_reference(owner)],
+        },
+        "data": {
+            "config": base64.b64encode(published_kubeconfig(admin_kubeconfig).encode()).decode()
+        },
+    }
+    current = await host.get_or_none(SECRETS, name, namespace)
+    if current is None:
+        await host.create(SECRETS, secret, namespace)
+    else:
+        secret["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        await host.replace(SECRETS, secret)

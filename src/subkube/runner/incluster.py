@@ -9,8 +9,15 @@ from subkube.errors import SubkubeError
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
-def write_host_kubeconfig(dest: Path, sa_dir: Path = SA_DIR) -> Path:
+def service_account_dir() -> Path:
+    """Where the pod's token is mounted: the kubelet's path, or where a runtime that is not
+    a kubelet (the local host's) put it."""
+    return Path(os.environ.get("SUBKUBE_SERVICE_ACCOUNT_DIR") or SA_DIR)
+
+
+def write_host_kubeconfig(dest: Path, sa_dir: Path | None = None) -> Path:
     """A kubeconfig that reads the pod's (rotating) token file, so it never goes stale."""
+    sa_dir = sa_dir or service_account_dir()
     host = os.environ.get("KUBERNETES_SERVICE_HOST")
     port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
     if not host or not (sa_dir / "token").exists():

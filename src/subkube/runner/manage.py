@@ -109,6 +109,10 @@ def create(
             f"vcluster {name} already exists in namespace {namespace}; "
             "`--upgrade` applies new config to it"
         )
+    if current is not None and not kubeconfig and not context:
+        # An upgrade goes to the host the vcluster was created on, whatever context is
+        # current now (after `subkube connect` it is the vcluster itself).
+        kubeconfig, context = current.host_kubeconfig, current.host_context or None
     host = host_kubeconfig(kubeconfig)
     # Pin the host context now: `subkube connect` later changes the current context of
     # that very file, and the host must stay the host.
@@ -118,6 +122,9 @@ def create(
         state = VClusterState(
             name=name, namespace=namespace, host_kubeconfig=str(host), host_context=context or ""
         )
+        if current is not None:
+            helm_driver.stop_forwarder(current)
+            state.local_port = current.local_port
         return helm_driver.install(
             state, config or Config(), upgrade=upgrade, timeout=timeout, on_phase=on_phase
         )
@@ -192,6 +199,7 @@ def pause(name: str, namespace: str) -> int:
     if state.phase == "Paused":
         return 0
     if state.driver == "helm":
+        helm_driver.stop_forwarder(state)
         asyncio.run(helm_driver.scale(state, pause=True))
     elif state.pid and pid_alive(state.pid):
         daemonize.terminate(state.pid)
@@ -295,6 +303,7 @@ def delete(
         raise SubkubeError(f"no vcluster {name} in namespace {namespace}")
     if state.pid and pid_alive(state.pid):
         daemonize.terminate(state.pid)
+    helm_driver.stop_forwarder(state)
     try:
         if state.driver == "helm":
             helm_driver.uninstall(state, keep_data)

@@ -22,6 +22,9 @@ class VClusterState(daemonize.DaemonState):
     host_context: str = ""
     metrics: str = ""
     driver: str = "local"  # local: a daemon here; helm: the chart's StatefulSet on the host
+    # helm: the local process forwarding LOCAL_PORT to the pod's API port.
+    forwarder_pid: int | None = None
+    local_port: int = 0
 
     @property
     def running(self) -> bool:

@@ -4,13 +4,14 @@ import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import start_http_server
 
 from subkube.config.model import Config
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.process import free_port
-from subkube.controlplane.spec import ControlPlaneSpec, Store
+from subkube.controlplane.spec import ControlPlaneSpec
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
 from subkube.kube.resource import BY_PLURAL
@@ -46,23 +47,33 @@ def virtual_controllers() -> list[str]:
 
 
 def check_supported(config: Config) -> None:
-    """Refuse, before anything starts, what the local runner cannot do yet."""
-    store_of(config)
+    """Refuse, before anything starts, what the runner cannot do yet."""
     missing = unsupported(config.sync)
     if missing:
         raise SubkubeError(f"{', '.join(missing)}: not supported yet; disable it")
 
 
-def store_of(config: Config) -> Store:
-    """Which store the local runner starts for the configured backing store."""
-    chosen = config.controlPlane.backingStore.chosen
-    stores: dict[str, Store] = {"database.embedded": "kine", "etcd.embedded": "etcd"}
-    if chosen not in stores:
-        raise SubkubeError(
-            f"controlPlane.backingStore.{chosen} is not supported by the local "
-            "driver yet; use database.embedded or etcd.embedded"
-        )
-    return stores[chosen]
+def store_of(config: Config) -> dict[str, Any]:
+    """The ControlPlaneSpec fields for the configured backing store."""
+    backing = config.controlPlane.backingStore
+    chosen = backing.chosen
+    if chosen == "etcd.embedded":
+        return {"store": "etcd"}
+    if chosen == "database.external":
+        return {"store": "kine", "kine_datasource": backing.database.external.dataSource}
+    if chosen == "etcd.external":
+        ext = backing.etcd.external
+        tls = {}
+        for key, flag in (("caFile", "cafile"), ("certFile", "certfile"), ("keyFile", "keyfile")):
+            path = getattr(ext, key)
+            if path and not Path(path).is_file():
+                raise SubkubeError(
+                    f"controlPlane.backingStore.etcd.external.{key}: no file at {path}"
+                )
+            if path:
+                tls[f"etcd-{flag}"] = path
+        return {"store": "etcd", "etcd_endpoint": ext.endpoint, "etcd_tls": tls}
+    return {"store": "kine"}
 
 
 @dataclass
@@ -76,7 +87,12 @@ class VClusterConfig:
     startup_timeout: float = 120.0
     # In a pod: serve the virtual API on all interfaces at this port, advertising this IP.
     listen_port: int = 0
+    bind_address: str = "0.0.0.0"
     advertise_address: str = ""
+    # In a pod: publish the admin kubeconfig as this host Secret, for `subkube connect`.
+    kubeconfig_secret: str = ""
+    # The chart renders the host-side policies itself (and its Role may not write them).
+    apply_host_policies: bool = True
 
 
 class VCluster:
@@ -98,7 +114,8 @@ class VCluster:
             net = c.config.networking
             cidr = net.serviceCIDR or await hostside.discover_service_cidr(host, c.host_namespace)
             api_ip = owner["spec"]["clusterIP"]
-            await self._apply_host_policies(host, owner)
+            if c.apply_host_policies:
+                await self._apply_host_policies(host, owner)
             admission = {}
             if c.config.policies.podSecurityStandard:
                 path = policies.admission_config(
@@ -108,7 +125,7 @@ class VCluster:
             spec = ControlPlaneSpec(
                 name=c.name,
                 data_dir=c.data_dir / "controlplane",
-                store=store_of(c.config),
+                **store_of(c.config),
                 service_cidr=cidr,
                 cluster_domain=net.clusterDomain,
                 apiserver_extra_args={
@@ -143,6 +160,14 @@ class VCluster:
                 cluster_domain=net.clusterDomain,
                 workload_service_account=hostside.workload_service_account(c.name),
             )
+            if c.kubeconfig_secret:
+                await hostside.publish_kubeconfig(
+                    host,
+                    c.kubeconfig_secret,
+                    c.host_namespace,
+                    self.control_plane.kubeconfig.read_text(),
+                    owner,
+                )
             self.syncer = Syncer(ctx, c.config.sync)
             self.stack.push_async_callback(self.syncer.stop)
             await self.syncer.start()
@@ -177,7 +202,7 @@ class VCluster:
         if not c.listen_port:
             return {}
         return {
-            "bind-address": "0.0.0.0",
+            "bind-address": c.bind_address,
             **({"advertise-address": c.advertise_address} if c.advertise_address else {}),
         }
 

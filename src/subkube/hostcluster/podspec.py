@@ -1,0 +1,154 @@
+"""Pure pieces of the local pod runtime: which pods it runs, and how a container's view of the
+world (mount paths, ports, downward API) maps onto this machine."""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+Obj = dict[str, Any]
+
+# The repository name of the image `deploy/Dockerfile` builds (entrypoint `subkube`).
+RUNTIME_IMAGE = "subkube"
+RUNTIME_POD_SELECTOR = "app.kubernetes.io/name=subkube"
+# Where a kubelet mounts the pod's service-account token, CA and namespace.
+SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+# The port `subkube run --in-cluster` serves the virtual API on (the chart's containerPort).
+API_CONTAINER_PORT = 8443
+
+
+def image_repository_name(image: str) -> str:
+    """`registry:5000/org/subkube:1.2@sha256:..` -> `subkube`."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def runs_locally(pod: Obj) -> bool:
+    """A scheduled, live pod whose one container is the subkube image."""
+    spec = pod.get("spec", {})
+    containers = spec.get("containers") or []
+    return (
+        bool(spec.get("nodeName"))
+        and "deletionTimestamp" not in pod.get("metadata", {})
+        and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+        and len(containers) == 1
+        and image_repository_name(containers[0].get("image", "")) == RUNTIME_IMAGE
+    )
+
+
+def rewrite_path(value: str, mounts: dict[str, Path]) -> str:
+    """A container path under a mount -> the local directory behind it (longest mount wins)."""
+    for mount in sorted(mounts, key=len, reverse=True):
+        if value == mount or value.startswith(mount.rstrip("/") + "/"):
+            return str(mounts[mount]) + value[len(mount) :]
+    return value
+
+
+def rewrite_arg(arg: str, mounts: dict[str, Path]) -> str:
+    if arg.startswith("--") and "=" in arg:
+        flag, value = arg.split("=", 1)
+        return f"{flag}={rewrite_path(value, mounts)}"
+    return rewrite_path(arg, mounts)
+
+
+def container_argv(container: Obj, mounts: dict[str, Path]) -> list[str]:
+    """The image's entrypoint is `subkube`: run this Python's subkube with the pod's args.
+    A `command` is honoured only when it is that entrypoint."""
+    command = list(container.get("command") or [])
+    if command and Path(command[0]).name != "subkube":
+        raise ValueError(f"the local runtime runs only the subkube entrypoint, not {command[0]!r}")
+    args = command[1:] + list(container.get("args") or [])
+    return [sys.executable, "-m", "subkube", *(rewrite_arg(a, mounts) for a in args)]
+
+
+def field_value(pod: Obj, path: str, host_ip: str = "127.0.0.1") -> str:
+    meta, spec, status = pod.get("metadata", {}), pod.get("spec", {}), pod.get("status", {})
+    simple = {
+        "metadata.name": meta.get("name", ""),
+        "metadata.namespace": meta.get("namespace", ""),
+        "metadata.uid": meta.get("uid", ""),
+        "spec.nodeName": spec.get("nodeName", ""),
+        "spec.serviceAccountName": spec.get("serviceAccountName", ""),
+        "status.podIP": status.get("podIP", ""),
+        "status.podIPs": ",".join(i.get("ip", "") for i in status.get("podIPs") or []),
+        "status.hostIP": host_ip,
+        "status.hostIPs": host_ip,
+    }
+    if path in simple:
+        return simple[path]
+    for prefix, source in (("metadata.labels", "labels"), ("metadata.annotations", "annotations")):
+        if path.startswith(prefix + "['") and path.endswith("']"):
+            return str((meta.get(source) or {}).get(path[len(prefix) + 2 : -2], ""))
+    raise ValueError(f"the local runtime does not provide the field {path}")
+
+
+def container_env(
+    pod: Obj, container: Obj, *, api_port: int, local_port: int, service_account_dir: str
+) -> dict[str, str]:
+    """What a kubelet would put in the environment, pointed at this machine: the host API on
+    loopback, the virtual API on LOCAL_PORT of loopback (the PortForward maps the container
+    port there)."""
+    env = {
+        "HOSTNAME": pod["metadata"]["name"],
+        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+        "KUBERNETES_SERVICE_PORT": str(api_port),
+        "SUBKUBE_BIND_ADDRESS": "127.0.0.1",
+        "SUBKUBE_PORT": str(local_port),
+    }
+    if service_account_dir:
+        env["SUBKUBE_SERVICE_ACCOUNT_DIR"] = service_account_dir
+    for item in container.get("env") or []:
+        if "value" in item:
+            env[item["name"]] = str(item["value"])
+        elif "fieldRef" in (item.get("valueFrom") or {}):
+            env[item["name"]] = field_value(pod, item["valueFrom"]["fieldRef"]["fieldPath"])
+        elif item.get("valueFrom"):
+            raise ValueError(f"the local runtime resolves only value and fieldRef ({item['name']})")
+    return env
+
+
+def container_ports(container: Obj) -> list[int]:
+    return [int(p["containerPort"]) for p in container.get("ports") or []]
+
+
+def port_forward(pod: Obj, forwards: dict[int, int]) -> Obj:
+    """A kwok PortForward: `kubectl port-forward` to the pod's port P reaches FORWARDS[P]."""
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "PortForward",
+        "metadata": _owned_meta(pod),
+        "spec": {
+            "forwards": [
+                {"ports": [port], "target": {"port": local, "address": "127.0.0.1"}}
+                for port, local in sorted(forwards.items())
+            ]
+        },
+    }
+
+
+def logs(pod: Obj, container: str, log_file: Path) -> Obj:
+    """A kwok Logs object: `kubectl logs` of the pod reads the process's output."""
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Logs",
+        "metadata": _owned_meta(pod),
+        "spec": {"logs": [{"containers": [container], "logsFile": str(log_file), "follow": True}]},
+    }
+
+
+def _owned_meta(pod: Obj) -> Obj:
+    meta = pod["metadata"]
+    return {
+        "name": meta["name"],
+        "namespace": meta["namespace"],
+        "ownerReferences": [
+            {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]}
+        ],
+    }
+
+
+def key_to_path(items: list[Obj] | None, keys: list[str]) -> dict[str, str]:
+    """The files of a secret/configMap volume: every key, or just the listed items."""
+    if not items:
+        return {k: k for k in keys}
+    return {i["key"]: i["path"] for i in items if i["key"] in keys}

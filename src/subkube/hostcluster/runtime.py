@@ -1,0 +1,303 @@
+"""The local host's one container runtime: pods of the subkube image run as local processes.
+
+kwok fakes every other pod (Running, never executed). A vcluster installed with the Helm
+chart needs its pod to really run, so the host runs that pod's container, `subkube ARGS`, as
+a child process with what a kubelet would give it: its volumes as directories (claims as
+their provisioned directories, so data outlives the pod), a service-account token bound to
+the pod, the in-cluster environment. Its ports are mapped to free loopback ports, and a kwok
+PortForward object points `kubectl port-forward` there; a Logs object serves `kubectl logs`.
+"""
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from subkube.controlplane.process import Process, free_port
+from subkube.hostcluster import podspec
+from subkube.kube.controller import Controller
+from subkube.kube.informer import Informer
+from subkube.kube.resource import CONFIGMAPS, PODS, PVCS, SECRETS, Resource
+from subkube.kube.rest import ApiError, Kube, Obj
+from subkube.log import kv
+
+log = logging.getLogger("subkube.host.runtime")
+
+PVS = Resource("", "v1", "persistentvolumes", "PersistentVolume", namespaced=False)
+PORT_FORWARDS = Resource("kwok.x-k8s.io", "v1alpha1", "portforwards", "PortForward")
+LOGS = Resource("kwok.x-k8s.io", "v1alpha1", "logs", "Logs")
+TOKEN_SECONDS = 3600
+MAX_BACKOFF = 60.0
+# A process that ran this long before exiting starts its back-off afresh (a kubelet's rule).
+STABLE_SECONDS = 600.0
+
+
+class NotReady(Exception):
+    """Something the pod needs is not there yet (an unbound claim); try again later."""
+
+
+@dataclasses.dataclass
+class LocalPod:
+    uid: str
+    process: Process
+    sandbox: Path
+    grace: float
+    tasks: list[asyncio.Task[None]]
+    restarts: int = 0
+    last_start: float = 0.0
+
+
+class LocalRuntime:
+    def __init__(self, kube: Kube, root: Path, api_port: int) -> None:
+        self.kube = kube
+        self.root = root
+        self.api_port = api_port
+        # Every pod the chart makes carries this label; watching only those keeps the
+        # runtime's cache small on a host with thousands of simulated pods.
+        self.pods = Informer(
+            kube, PODS, label_selector=podspec.RUNTIME_POD_SELECTOR, name="runtime-pods"
+        )
+        self.controller: Controller[tuple[str, str]] = Controller("runtime", self._reconcile, 2)
+        self.running: dict[tuple[str, str], LocalPod] = {}
+
+    async def start(self) -> None:
+        self.pods.add_handler(lambda _e, o: self.controller.add(_key(o)))
+        self.pods.start()
+        self.controller.start()
+
+    async def stop(self) -> None:
+        await self.controller.stop()
+        await self.pods.stop()
+        await asyncio.gather(*(self._stop_pod(k, grace=10) for k in list(self.running)))
+
+    async def _reconcile(self, key: tuple[str, str]) -> None:
+        pod = self.pods.get(*key)
+        local = self.running.get(key)
+        wanted = pod is not None and podspec.runs_locally(pod)
+        if local is not None and (not wanted or pod is None or pod["metadata"]["uid"] != local.uid):
+            await self._stop_pod(key)
+            local = None
+            if pod is None or "deletionTimestamp" in pod["metadata"]:
+                await self._forget_objects(key, None)
+        if not wanted or pod is None:
+            return
+        if local is None:
+            await self._start_pod(key, pod)
+        elif not local.process.running:
+            if time.monotonic() - local.last_start > STABLE_SECONDS:
+                local.restarts = 0
+            delay = min(2.0**local.restarts, MAX_BACKOFF) - (time.monotonic() - local.last_start)
+            if delay > 0:
+                self.controller.queue.add_after(key, delay)
+                return
+            local.restarts += 1
+            local.last_start = time.monotonic()
+            log.warning("restarting", extra=kv(pod="/".join(key), restarts=local.restarts))
+            await local.process.start()
+            local.tasks.append(asyncio.create_task(self._watch_exit(key, local)))
+
+    async def _start_pod(self, key: tuple[str, str], pod: Obj) -> None:
+        container = pod["spec"]["containers"][0]
+        sandbox = self.root / "pods" / pod["metadata"]["uid"]
+        volumes = await self._volumes(pod, sandbox)
+        mounts = {
+            m["mountPath"]: volumes[m["name"]] / m.get("subPath", "")
+            for m in container.get("volumeMounts") or []
+            if m["name"] in volumes
+        }
+        ports = {port: free_port() for port in podspec.container_ports(container)}
+        try:
+            argv = podspec.container_argv(container, mounts)
+            env = podspec.container_env(
+                pod,
+                container,
+                api_port=self.api_port,
+                local_port=ports.get(podspec.API_CONTAINER_PORT) or free_port(),
+                service_account_dir=str(mounts.get(podspec.SERVICE_ACCOUNT_MOUNT, "")),
+            )
+        except ValueError as exc:
+            log.error("cannot run pod", extra=kv(pod="/".join(key), error=str(exc)))
+            return
+        log_file = sandbox / f"{container['name']}.log"
+        process = Process(
+            f"pod/{'/'.join(key)}",
+            argv,
+            log_file,
+            env=env,
+            cwd=rewrite_dir(container.get("workingDir"), mounts) or sandbox,
+            cri_log=True,
+        )
+        await self._apply(PORT_FORWARDS, podspec.port_forward(pod, ports))
+        await self._apply(LOGS, podspec.logs(pod, container["name"], log_file))
+        grace = float(pod["spec"].get("terminationGracePeriodSeconds", 30))
+        local = LocalPod(pod["metadata"]["uid"], process, sandbox, grace, [])
+        await process.start()
+        local.last_start = time.monotonic()
+        self.running[key] = local
+        local.tasks.append(asyncio.create_task(self._watch_exit(key, local)))
+        local.tasks.append(asyncio.create_task(self._renew_tokens(pod, sandbox)))
+        log.info("pod started", extra=kv(pod="/".join(key), pid=process.pid, ports=ports))
+
+    async def _watch_exit(self, key: tuple[str, str], local: LocalPod) -> None:
+        code = await local.process.wait()
+        if self.running.get(key) is local:
+            log.warning("pod process exited", extra=kv(pod="/".join(key), code=code))
+            self.controller.add(key)
+
+    async def _stop_pod(self, key: tuple[str, str], grace: float | None = None) -> None:
+        local = self.running.pop(key, None)
+        if local is None:
+            return
+        for task in local.tasks:
+            task.cancel()
+        await local.process.stop(grace=local.grace if grace is None else grace)
+        await asyncio.to_thread(shutil.rmtree, local.sandbox, True)
+        log.info("pod stopped", extra=kv(pod="/".join(key)))
+
+    async def _forget_objects(self, key: tuple[str, str], uid: str | None) -> None:
+        for res in (PORT_FORWARDS, LOGS):
+            with contextlib.suppress(ApiError):
+                await self.kube.delete(res, key[1], key[0], uid=uid)
+
+    async def _apply(self, res: Resource, obj: Obj) -> None:
+        meta = obj["metadata"]
+        current = await self.kube.get_or_none(res, meta["name"], meta["namespace"])
+        if current is None:
+            await self.kube.create(res, obj)
+        else:
+            meta["resourceVersion"] = current["metadata"]["resourceVersion"]
+            await self.kube.replace(res, obj)
+
+    async def _volumes(self, pod: Obj, sandbox: Path) -> dict[str, Path]:
+        out = {}
+        for volume in pod["spec"].get("volumes") or []:
+            path = await self._volume(pod, volume, sandbox / "volumes" / volume["name"])
+            if path is not None:
+                out[volume["name"]] = path
+        return out
+
+    async def _volume(self, pod: Obj, volume: Obj, path: Path) -> Path | None:
+        namespace = pod["metadata"]["namespace"]
+        if "persistentVolumeClaim" in volume:
+            claim = volume["persistentVolumeClaim"]["claimName"]
+            return await self._claim_dir(namespace, claim)
+        if "hostPath" in volume:
+            return Path(volume["hostPath"]["path"])
+        path.mkdir(parents=True, exist_ok=True)
+        if "emptyDir" in volume:
+            return path
+        if "secret" in volume:
+            await self._write_object(SECRETS, namespace, volume["secret"], path, "secretName")
+        elif "configMap" in volume:
+            await self._write_object(CONFIGMAPS, namespace, volume["configMap"], path, "name")
+        elif "projected" in volume:
+            await self._write_projected(pod, volume["projected"], path)
+        else:
+            log.warning(
+                "volume type not provided locally, left empty",
+                extra=kv(pod=pod["metadata"]["name"], volume=volume["name"]),
+            )
+        return path
+
+    async def _claim_dir(self, namespace: str, claim_name: str) -> Path:
+        claim = await self.kube.get_or_none(PVCS, claim_name, namespace)
+        volume_name = (claim or {}).get("spec", {}).get("volumeName")
+        if not volume_name:
+            raise NotReady(f"claim {namespace}/{claim_name} is not bound yet")
+        volume = await self.kube.get(PVS, volume_name)
+        host_path = volume["spec"].get("hostPath", {}).get("path")
+        if not host_path:
+            raise NotReady(f"volume {volume_name} has no local directory")
+        Path(host_path).mkdir(parents=True, exist_ok=True)
+        return Path(host_path)
+
+    async def _write_object(
+        self, res: Resource, namespace: str, source: Obj, path: Path, name_key: str
+    ) -> None:
+        obj = await self.kube.get_or_none(res, source[name_key], namespace)
+        if obj is None:
+            if source.get("optional"):
+                return
+            raise NotReady(f"{res.kind} {namespace}/{source[name_key]} does not exist yet")
+        files = _files_of(obj, res)
+        for key, rel in podspec.key_to_path(source.get("items"), list(files)).items():
+            _write(path / rel, files[key])
+
+    async def _write_projected(self, pod: Obj, projected: Obj, path: Path) -> None:
+        namespace = pod["metadata"]["namespace"]
+        for source in projected.get("sources") or []:
+            if "serviceAccountToken" in source:
+                token = await self._token(pod, source["serviceAccountToken"])
+                _write(path / source["serviceAccountToken"]["path"], token.encode())
+            elif "configMap" in source or "secret" in source:
+                kind = "configMap" if "configMap" in source else "secret"
+                res = CONFIGMAPS if kind == "configMap" else SECRETS
+                await self._write_object(res, namespace, source[kind], path, "name")
+            elif "downwardAPI" in source:
+                for item in source["downwardAPI"].get("items") or []:
+                    value = podspec.field_value(pod, item["fieldRef"]["fieldPath"])
+                    _write(path / item["path"], value.encode())
+
+    async def _token(self, pod: Obj, source: Obj) -> str:
+        meta = pod["metadata"]
+        sa = pod["spec"].get("serviceAccountName") or "default"
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "audiences": [source["audience"]] if source.get("audience") else [],
+                "expirationSeconds": int(source.get("expirationSeconds", TOKEN_SECONDS)),
+                "boundObjectRef": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                },
+            },
+        }
+        path = f"/api/v1/namespaces/{meta['namespace']}/serviceaccounts/{sa}/token"
+        response = await self.kube.request("POST", path, body=request)
+        return str(response["status"]["token"])
+
+    async def _renew_tokens(self, pod: Obj, sandbox: Path) -> None:
+        """Rewrite the token files well before they expire, as a kubelet does at 80 %."""
+        while True:
+            await asyncio.sleep(TOKEN_SECONDS * 0.8)
+            for volume in pod["spec"].get("volumes") or []:
+                if "projected" in volume:
+                    try:
+                        await self._write_projected(
+                            pod, volume["projected"], sandbox / "volumes" / volume["name"]
+                        )
+                    except (ApiError, NotReady) as exc:
+                        log.warning("token renewal failed", extra=kv(error=str(exc)))
+
+
+def rewrite_dir(value: str | None, mounts: dict[str, Path]) -> Path | None:
+    return Path(podspec.rewrite_path(value, mounts)) if value else None
+
+
+def _files_of(obj: Obj, res: Resource) -> dict[str, bytes]:
+    if res is SECRETS:
+        return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+    files = {k: v.encode() for k, v in (obj.get("data") or {}).items()}
+    files.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
+    return files
+
+
+def _write(path: Path, content: bytes) -> None:
+    """Atomically, so a process re-reading a rotating token never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(content)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def _key(obj: Obj) -> tuple[str, str]:
+    meta = obj.get("metadata", {})
+    return meta.get("namespace", ""), meta.get("name", "")
