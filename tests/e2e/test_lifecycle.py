@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from subkube.controlplane import etcd
+from subkube.controlplane.process import free_port, port_in_use
 from tests.conftest import kubectl, namespace_snapshot, require_binary, subkube, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -331,3 +333,174 @@ def test_an_unreachable_host_is_one_clear_line(lab: Lab, tmp_path: Path) -> None
     assert res.returncode == 1
     assert "cannot reach the host cluster" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.fixture
+def external_etcd(tmp_path: Path) -> Iterator[str]:
+    """An etcd the user runs, outside any vcluster."""
+    port, peer, metrics = free_port(), free_port(), free_port()
+    proc = subprocess.Popen(
+        etcd.argv(require_binary("etcd"), tmp_path, "outside", port, peer, metrics),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for("the external etcd", lambda: port_in_use(port), 30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_an_external_etcd_keeps_the_data_across_delete_and_create(
+    lab: Lab, external_etcd: str
+) -> None:
+    sets = [
+        "--set",
+        "controlPlane.backingStore.etcd.external.enabled=true",
+        "--set",
+        f"controlPlane.backingStore.etcd.external.endpoint={external_etcd}",
+    ]
+    lab.ok("create", "ext", "-n", "ext-ns", "--no-connect", *sets)
+    kubectl(lab.vkc("ext", "ext-ns"), "create", "namespace", "kept")
+    keys = subprocess.run(
+        [
+            str(require_binary("etcdctl")),
+            f"--endpoints={external_etcd}",
+            "get",
+            "--prefix",
+            "--keys-only",
+            "/registry/namespaces/",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "/registry/namespaces/kept" in keys
+    # subkube never deletes a store it does not run: a new vcluster on it finds the data.
+    lab.ok("delete", "ext", "-n", "ext-ns")
+    lab.ok("create", "ext", "-n", "ext-ns", "--no-connect", *sets)
+    kubectl(lab.vkc("ext", "ext-ns"), "get", "namespace", "kept")
+    lab.ok("delete", "ext", "-n", "ext-ns", "--delete-namespace")
+
+
+def test_an_external_database_keeps_the_data_across_delete_and_create(
+    lab: Lab, tmp_path: Path
+) -> None:
+    database = tmp_path / "outside.db"
+    sets = [
+        "--set",
+        "controlPlane.backingStore.database.external.enabled=true",
+        "--set",
+        f"controlPlane.backingStore.database.external.dataSource=sqlite://{database}",
+    ]
+    lab.ok("create", "extdb", "-n", "ext-ns", "--no-connect", *sets)
+    kubectl(lab.vkc("extdb", "ext-ns"), "create", "namespace", "kept")
+    lab.ok("delete", "extdb", "-n", "ext-ns")
+    assert database.exists()
+    lab.ok("create", "extdb", "-n", "ext-ns", "--no-connect", *sets)
+    kubectl(lab.vkc("extdb", "ext-ns"), "get", "namespace", "kept")
+    lab.ok("delete", "extdb", "-n", "ext-ns", "--delete-namespace")
+
+
+def test_missing_external_etcd_certificates_are_one_clear_line(lab: Lab) -> None:
+    res = lab.cli(
+        "create",
+        "extbad",
+        "-n",
+        "ext-bad",
+        "--no-connect",
+        "--set",
+        "controlPlane.backingStore.etcd.external.enabled=true",
+        "--set",
+        "controlPlane.backingStore.etcd.external.endpoint=https://127.0.0.1:2379",
+        "--set",
+        "controlPlane.backingStore.etcd.external.caFile=/nonexistent/ca.crt",
+    )
+    assert res.returncode == 1
+    assert "etcd.external.caFile: no file at /nonexistent/ca.crt" in res.stderr
+    assert "Traceback" not in res.stderr
+    lab.cli("delete", "extbad", "-n", "ext-bad", "--delete-namespace")
+
+
+def test_host_classes_show_inside_and_follow_the_host(lab: Lab) -> None:
+    lab.ok(
+        "create",
+        "cls",
+        "-n",
+        "cls-ns",
+        "--no-connect",
+        "--set",
+        "sync.fromHost.storageClasses.enabled=true",
+        "--set",
+        "sync.fromHost.priorityClasses.enabled=true",
+    )
+    vkc = lab.vkc("cls", "cls-ns")
+    lab.host("create", "priorityclass", "tenant-high", "--value=1000")
+
+    def inside(kind: str) -> set[str]:
+        out = kubectl(vkc, "get", kind, "-l", "subkube.io/from-host=true", "-o", "name").stdout
+        return {line.split("/", 1)[1] for line in out.split()}
+
+    # The local host's default class, default inside too: a claim without a class binds.
+    wait_for("the host's StorageClass inside", lambda: "standard" in inside("storageclasses"))
+    wait_for("the new PriorityClass inside", lambda: "tenant-high" in inside("priorityclasses"))
+    manifest = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: urgent}
+spec:
+  priorityClassName: tenant-high
+  containers: [{name: c, image: nginx}]
+"""
+    subprocess.run(
+        [str(require_binary("kubectl")), f"--kubeconfig={vkc}", "apply", "-f", "-"],
+        input=manifest,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    wait_for(
+        "the claim bound by the host's provisioner",
+        lambda: (
+            kubectl(vkc, "get", "pvc", "data", "-o", "jsonpath={.status.phase}").stdout == "Bound"
+        ),
+    )
+    host_pod = wait_for(
+        "the pod on the host",
+        lambda: (
+            lab.pods_of("cls", "cls-ns")
+            and [
+                p
+                for p in lab.pods_of("cls", "cls-ns")
+                if p["metadata"]["name"].startswith("urgent-")
+            ]
+        ),
+    )[0]
+    assert host_pod["spec"]["priorityClassName"] == "tenant-high"
+    assert host_pod["spec"]["priority"] == 1000
+    # A tenant edit to a copy is put back; a class gone from the host goes inside.
+    kubectl(vkc, "label", "priorityclass", "tenant-high", "edited=yes")
+    wait_for(
+        "the edit undone",
+        lambda: (
+            "edited"
+            not in kubectl(
+                vkc, "get", "priorityclass", "tenant-high", "-o", "jsonpath={.metadata.labels}"
+            ).stdout
+        ),
+    )
+    kubectl(vkc, "delete", "pod", "urgent", "--wait=false")
+    lab.host("delete", "priorityclass", "tenant-high")
+    wait_for(
+        "the PriorityClass gone inside", lambda: "tenant-high" not in inside("priorityclasses")
+    )
+    # Classes a tenant makes are its own: kept, and never sent to the host.
+    kubectl(vkc, "create", "priorityclass", "mine", "--value=5")
+    lab.ok("delete", "cls", "-n", "cls-ns", "--delete-namespace")
+    assert lab.host("get", "priorityclass", "mine", check=False).returncode != 0

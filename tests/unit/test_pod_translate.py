@@ -263,3 +263,11 @@ def test_ephemeral_volumes_use_the_synced_claim() -> None:
         "name": "scratch",
         "persistentVolumeClaim": {"claimName": names.host_name("web-1-scratch", "demo", "vc1")},
     }
+
+
+def test_a_host_priority_class_is_kept_when_classes_come_from_the_host() -> None:
+    ctx = copy.copy(CTX)
+    ctx.keep_priority_class = True
+    spec = translate.to_host(vpod(), ctx)["spec"]
+    assert spec["priorityClassName"] == "high"
+    assert "priority" not in spec

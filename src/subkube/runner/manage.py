@@ -32,6 +32,7 @@ from subkube.syncer import names
 
 DAEMON_MODULE = "subkube.runner.daemon"
 CREATED_BY_LABEL = f"{names.DOMAIN}/created-by"
+NAMESPACE_GONE_TIMEOUT = 120.0
 
 
 def host_kubeconfig(explicit: str | None) -> Path:
@@ -61,13 +62,26 @@ async def _prepare_namespace(
     async with connect(kubeconfig, context) as api:
         host = Kube(api)
         try:
-            if await host.get_or_none(NAMESPACES, namespace) is not None:
-                return
+            existing = await host.get_or_none(NAMESPACES, namespace)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise SubkubeError(
                 f"cannot reach the host cluster of {kubeconfig} ({exc}); is it "
                 "running? (`subkube host status` for a local host)"
             ) from exc
+        if existing is not None and existing.get("status", {}).get("phase") == "Terminating":
+            # Just deleted (a previous `delete --delete-namespace`): nothing can be created
+            # in it until it is gone, so wait for that and make it anew.
+            deadline = asyncio.get_running_loop().time() + NAMESPACE_GONE_TIMEOUT
+            while existing is not None and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.5)
+                existing = await host.get_or_none(NAMESPACES, namespace)
+            if existing is not None:
+                raise SubkubeError(
+                    f"host namespace {namespace} is being deleted and still there after "
+                    f"{NAMESPACE_GONE_TIMEOUT:.0f}s; wait for it or pick another namespace"
+                )
+        if existing is not None:
+            return
         if not create:
             raise SubkubeError(f"host namespace {namespace} does not exist")
         await host.create(

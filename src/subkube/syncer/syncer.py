@@ -17,6 +17,7 @@ from subkube.syncer.references import ReferenceIndex
 from subkube.syncer.resources.configmaps.syncer import ConfigMaps
 from subkube.syncer.resources.endpoints.syncer import Endpoints
 from subkube.syncer.resources.events.syncer import HostEvents
+from subkube.syncer.resources.hostclasses.syncer import CLASSES, HostClassMirror
 from subkube.syncer.resources.nodes.syncer import FakeNodes
 from subkube.syncer.resources.persistentvolumeclaims.syncer import PersistentVolumeClaims
 from subkube.syncer.resources.pods.syncer import Pods
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 # Kinds the syncer can copy today; the others in the config are refused at start.
 SUPPORTED = {
     "toHost": {"pods", "services", "endpoints", "persistentVolumeClaims", "configMaps", "secrets"},
-    "fromHost": {"events"},
+    "fromHost": {"events", *CLASSES},
 }
 
 
@@ -74,7 +75,12 @@ class Syncer:
         )
         self.pods = self._maybe(
             to_host.pods.enabled,
-            lambda: Pods(ctx, self.services.virtual, self.secrets.host if self.secrets else None),
+            lambda: Pods(
+                ctx,
+                self.services.virtual,
+                self.secrets.host if self.secrets else None,
+                keep_priority_class=self.sync.fromHost.priorityClasses.enabled,
+            ),
         )
         for engine in self.engines:
             engine.kind.workers = workers
@@ -91,6 +97,11 @@ class Syncer:
             self.pods.virtual.add_handler(self.refs.on_pod)
             self.refs.listeners.append(self._referenced_changed)
             self.nodes = FakeNodes(ctx.virtual, self.pods.virtual)
+        self.classes = [
+            HostClassMirror(ctx.host, ctx.virtual, resource)
+            for key, resource in CLASSES.items()
+            if getattr(self.sync.fromHost, key).enabled
+        ]
         self.events = (
             HostEvents(ctx, {e.kind.resource.kind: e.host for e in self.engines})
             if self.sync.fromHost.events.enabled
@@ -116,14 +127,15 @@ class Syncer:
         await self.ensure_dns()
         # Referenced objects first, so a pod's ConfigMaps are on the host before the pod.
         first = [e for e in (self.configmaps, self.secrets, self.endpoints, self.pvcs) if e]
-        await asyncio.gather(*(e.start() for e in first))
+        # Classes before pods: a pod naming a host PriorityClass needs it inside first.
+        await asyncio.gather(*(e.start() for e in first), *(c.start() for c in self.classes))
         if self.pods is not None:
             await self.pods.start()
         await asyncio.gather(*(c.start() for c in (self.nodes, self.events) if c))
         log.info("syncer running", extra=kv(vcluster=self.ctx.vcluster))
 
     async def stop(self) -> None:
-        for component in (self.events, self.nodes):
+        for component in (self.events, self.nodes, *self.classes):
             if component is not None:
                 await component.stop()
         for engine in reversed(self.engines):

@@ -34,12 +34,16 @@ class Pods(Kind):
         ctx: SyncContext,
         services: Informer | None = None,
         host_secrets: Informer | None = None,
+        *,
+        keep_priority_class: bool = False,
     ) -> None:
         """SERVICES: virtual Services (for service links); HOST_SECRETS: our host Secrets
-        (token Secrets carry our managed-by label, so the Secrets engine caches them)."""
+        (token Secrets carry our managed-by label, so the Secrets engine caches them);
+        KEEP_PRIORITY_CLASS: the PriorityClasses inside are the host's."""
         super().__init__(ctx)
         self.services = services
         self.host_secrets = host_secrets
+        self.keep_priority_class = keep_priority_class
 
     async def _token_secret(self, name: str) -> Obj | None:
         if self.host_secrets is not None and self.host_secrets.synced.is_set():
@@ -61,6 +65,7 @@ class Pods(Kind):
             workload_service_account=self.ctx.workload_service_account,
             cluster_domain=self.ctx.cluster_domain,
             services=services,
+            keep_priority_class=self.keep_priority_class,
         )
 
     def to_host(self, vobj: Obj) -> Obj:

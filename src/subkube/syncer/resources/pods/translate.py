@@ -43,6 +43,8 @@ class PodContext:
     api_service_port: int = 443
     # Services of the pod's virtual namespace, for service-link environment variables.
     services: list[Obj] = field(default_factory=list)
+    # sync.fromHost.priorityClasses: the class a pod names inside is the host's own.
+    keep_priority_class: bool = False
 
 
 def token_secret_name(host_pod_name: str) -> str:
@@ -294,15 +296,12 @@ def to_host(vpod: Obj, ctx: PodContext) -> Obj:
     spec.pop("serviceAccount", None)
     spec["automountServiceAccountToken"] = False
     spec["enableServiceLinks"] = False
-    # The host schedules: a virtual node name or scheduler means nothing there.
-    for f in (
-        "nodeName",
-        "schedulerName",
-        "priorityClassName",
-        "priority",
-        "preemptionPolicy",
-        "overhead",
-    ):
+    # The host schedules: a virtual node name or scheduler means nothing there, nor does a
+    # priority class that exists only inside (the host's admission resolves it anew).
+    dropped = ["nodeName", "schedulerName", "priority", "preemptionPolicy", "overhead"]
+    if not ctx.keep_priority_class:
+        dropped.append("priorityClassName")
+    for f in dropped:
         spec.pop(f, None)
     if "hostname" not in spec and names.is_dns_label(name):
         spec["hostname"] = name
