@@ -504,3 +504,104 @@ spec:
     kubectl(vkc, "create", "priorityclass", "mine", "--value=5")
     lab.ok("delete", "cls", "-n", "cls-ns", "--delete-namespace")
     assert lab.host("get", "priorityclass", "mine", check=False).returncode != 0
+
+
+def test_real_host_nodes_inside_with_changes_synced_back(lab: Lab) -> None:
+    lab.host("label", "node", "kwok-node-1", "pool=tenant")
+    try:
+        lab.ok(
+            "create",
+            "nodes",
+            "-n",
+            "nodes-ns",
+            "--no-connect",
+            "--set",
+            "sync.fromHost.nodes.enabled=true",
+            "--set",
+            "sync.fromHost.nodes.selector.labels.pool=tenant",
+            "--set",
+            "sync.fromHost.nodes.syncBackChanges=true",
+        )
+        vkc = lab.vkc("nodes", "nodes-ns")
+
+        def nodes_inside() -> list[dict[str, Any]]:
+            return json.loads(kubectl(vkc, "get", "nodes", "-o", "json").stdout)["items"]
+
+        # Only nodes running tenant pods (CoreDNS), and only the selected pool: its pods
+        # are pinned there.
+        node = wait_for("the selected host node inside", nodes_inside)
+        assert [n["metadata"]["name"] for n in node] == ["kwok-node-1"]
+        copy = node[0]
+        assert copy["metadata"]["labels"]["type"] == "kwok"
+        assert copy["status"]["nodeInfo"]["containerRuntimeVersion"] == "kwok"
+        assert any(
+            c["type"] == "Ready" and c["status"] == "True" for c in copy["status"]["conditions"]
+        )
+        for pod in lab.pods_of("nodes", "nodes-ns"):
+            assert pod["spec"]["nodeSelector"]["pool"] == "tenant"
+            assert pod["spec"].get("nodeName") == "kwok-node-1"
+        # A label set inside reaches the host node; one set on the host shows inside.
+        kubectl(vkc, "label", "node", "kwok-node-1", "team=a")
+        wait_for(
+            "the label on the host node",
+            lambda: (
+                lab.host(
+                    "get", "node", "kwok-node-1", "-o", "jsonpath={.metadata.labels.team}"
+                ).stdout
+                == "a"
+            ),
+        )
+        lab.host("label", "node", "kwok-node-1", "zone=z1")
+        wait_for(
+            "the host's label inside",
+            lambda: (
+                kubectl(
+                    vkc, "get", "node", "kwok-node-1", "-o", "jsonpath={.metadata.labels.zone}"
+                ).stdout
+                == "z1"
+            ),
+        )
+        assert (
+            lab.host("get", "node", "kwok-node-1", "-o", "jsonpath={.metadata.labels.team}").stdout
+            == "a"
+        ), "the host's change did not undo the tenant's"
+        lab.ok("delete", "nodes", "-n", "nodes-ns", "--delete-namespace")
+    finally:
+        lab.host("label", "node", "kwok-node-1", "pool-", "team-", "zone-", check=False)
+
+
+def test_all_host_nodes_inside_and_tenant_edits_undone(lab: Lab) -> None:
+    lab.ok(
+        "create",
+        "allnodes",
+        "-n",
+        "allnodes-ns",
+        "--no-connect",
+        "--set",
+        "sync.nodes.syncAllNodes=true",
+        "--set",
+        "sync.nodes.enabled=true",
+    )
+    vkc = lab.vkc("allnodes", "allnodes-ns")
+    wait_for(
+        "every host node inside",
+        lambda: (
+            kubectl(vkc, "get", "nodes", "-o", "name").stdout.split()
+            == ["node/kwok-node-0", "node/kwok-node-1"]
+        ),
+    )
+    kubectl(vkc, "label", "node", "kwok-node-0", "edited=yes")
+    wait_for(
+        "the edit undone (no syncBackChanges)",
+        lambda: (
+            "edited"
+            not in kubectl(
+                vkc, "get", "node", "kwok-node-0", "-o", "jsonpath={.metadata.labels}"
+            ).stdout
+        ),
+    )
+    assert (
+        "edited"
+        not in lab.host("get", "node", "kwok-node-0", "-o", "jsonpath={.metadata.labels}").stdout
+    )
+    lab.ok("delete", "allnodes", "-n", "allnodes-ns", "--delete-namespace")

@@ -271,3 +271,11 @@ def test_a_host_priority_class_is_kept_when_classes_come_from_the_host() -> None
     spec = translate.to_host(vpod(), ctx)["spec"]
     assert spec["priorityClassName"] == "high"
     assert "priority" not in spec
+
+
+def test_pods_are_pinned_to_the_selected_host_nodes() -> None:
+    ctx = copy.copy(CTX)
+    ctx.node_selector = {"pool": "tenant"}
+    pod = vpod()
+    pod["spec"]["nodeSelector"] = {"disk": "ssd"}
+    assert translate.to_host(pod, ctx)["spec"]["nodeSelector"] == {"disk": "ssd", "pool": "tenant"}

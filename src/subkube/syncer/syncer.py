@@ -18,7 +18,7 @@ from subkube.syncer.resources.configmaps.syncer import ConfigMaps
 from subkube.syncer.resources.endpoints.syncer import Endpoints
 from subkube.syncer.resources.events.syncer import HostEvents
 from subkube.syncer.resources.hostclasses.syncer import CLASSES, HostClassMirror
-from subkube.syncer.resources.nodes.syncer import FakeNodes
+from subkube.syncer.resources.nodes.syncer import FakeNodes, HostNodes
 from subkube.syncer.resources.persistentvolumeclaims.syncer import PersistentVolumeClaims
 from subkube.syncer.resources.pods.syncer import Pods
 from subkube.syncer.resources.secrets.syncer import Secrets
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # Kinds the syncer can copy today; the others in the config are refused at start.
 SUPPORTED = {
     "toHost": {"pods", "services", "endpoints", "persistentVolumeClaims", "configMaps", "secrets"},
-    "fromHost": {"events", *CLASSES},
+    "fromHost": {"events", "nodes", *CLASSES},
 }
 
 
@@ -80,6 +80,11 @@ class Syncer:
                 self.services.virtual,
                 self.secrets.host if self.secrets else None,
                 keep_priority_class=self.sync.fromHost.priorityClasses.enabled,
+                node_selector=(
+                    self.sync.fromHost.nodes.selector.labels
+                    if self.sync.fromHost.nodes.enabled
+                    else {}
+                ),
             ),
         )
         for engine in self.engines:
@@ -92,11 +97,23 @@ class Syncer:
                     (svc["metadata"].get("namespace", ""), svc["metadata"]["name"])
                 )
             )
-        self.nodes: FakeNodes | None = None
+        self.nodes: FakeNodes | HostNodes | None = None
+        node_sync = self.sync.fromHost.nodes
         if self.pods is not None:
             self.pods.virtual.add_handler(self.refs.on_pod)
             self.refs.listeners.append(self._referenced_changed)
-            self.nodes = FakeNodes(ctx.virtual, self.pods.virtual)
+            self.nodes = (
+                HostNodes(
+                    ctx.host,
+                    ctx.virtual,
+                    self.pods.virtual,
+                    all_nodes=node_sync.selector.all,
+                    labels=node_sync.selector.labels,
+                    sync_back=node_sync.syncBackChanges,
+                )
+                if node_sync.enabled
+                else FakeNodes(ctx.virtual, self.pods.virtual)
+            )
         self.classes = [
             HostClassMirror(ctx.host, ctx.virtual, resource)
             for key, resource in CLASSES.items()

@@ -10,7 +10,7 @@ from subkube.aio import cancel_all
 from subkube.binaries.pins import load_pins
 from subkube.kube.informer import Informer
 from subkube.kube.resource import LEASES, NODES
-from subkube.kube.rest import TRANSIENT, ApiError, Kube
+from subkube.kube.rest import TRANSIENT, ApiError, Kube, Obj
 from subkube.log import kv
 from subkube.syncer.resources.nodes import translate
 
@@ -86,3 +86,106 @@ class FakeNodes:
             if not exc.not_found:
                 raise
             await self.virtual.create(LEASES, translate.lease(name, now=now), "kube-node-lease")
+
+
+class HostNodes:
+    """sync.fromHost.nodes: copies of the real host nodes (all, those matching the selector's
+    labels, or those running tenant pods), their status kept current; tenant edits go back
+    to the host node with syncBackChanges, else are undone."""
+
+    def __init__(
+        self,
+        host: Kube,
+        virtual: Kube,
+        pods: Informer,
+        *,
+        all_nodes: bool,
+        labels: dict[str, str],
+        sync_back: bool,
+    ) -> None:
+        self.host_api = host
+        self.virtual = virtual
+        self.pods = pods
+        self.all_nodes = all_nodes
+        self.labels = labels
+        self.sync_back = sync_back
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or None
+        self.host_nodes = Informer(host, NODES, label_selector=selector, name="host-nodes")
+        self.nodes = Informer(virtual, NODES, name="virtual-nodes")
+        self.changed = asyncio.Event()
+        for informer in (self.pods, self.host_nodes, self.nodes):
+            informer.add_handler(lambda _t, _o: self.changed.set())
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks += [self.host_nodes.start(), self.nodes.start()]
+        await asyncio.gather(self.host_nodes.synced.wait(), self.nodes.synced.wait())
+        self._tasks.append(asyncio.create_task(self._loop(), name="host-nodes"))
+
+    async def stop(self) -> None:
+        await cancel_all(self._tasks)
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), HEARTBEAT_SECONDS)
+            self.changed.clear()
+            try:
+                await self.reconcile()
+            except (ApiError, *TRANSIENT) as exc:
+                log.warning("host node sync failed", extra=kv(error=str(exc)))
+                await asyncio.sleep(1)
+
+    async def reconcile(self) -> None:
+        needed = translate.needed_host_nodes(
+            self.host_nodes.items(),
+            self.pods.items(),
+            all_nodes=self.all_nodes,
+            labels=self.labels,
+        )
+        for vnode in self.nodes.items():
+            name = vnode["metadata"]["name"]
+            labels = vnode["metadata"].get("labels") or {}
+            # Fake nodes from an earlier configuration go too.
+            ours = translate.HOST_NODE_LABEL in labels or translate.FAKE_NODE_LABEL in labels
+            if ours and name not in needed:
+                await self.virtual.delete(NODES, name, uid=vnode["metadata"]["uid"])
+                log.info("host node copy removed", extra=kv(node=name))
+        for name in sorted(needed):
+            hnode = self.host_nodes.get("", name)
+            if hnode is not None:
+                await self._sync(hnode, self.nodes.get("", name))
+
+    async def _sync(self, hnode: Obj, vnode: Obj | None) -> None:
+        name = hnode["metadata"]["name"]
+        if vnode is not None and translate.HOST_NODE_LABEL not in (
+            vnode["metadata"].get("labels") or {}
+        ):
+            if translate.FAKE_NODE_LABEL not in (vnode["metadata"].get("labels") or {}):
+                return  # a tenant's own Node object: not ours to touch
+            await self.virtual.delete(NODES, name, uid=vnode["metadata"]["uid"])
+            vnode = None
+        if vnode is not None and self.sync_back:
+            edits = translate.tenant_edits(vnode)
+            if edits:
+                hnode = await self.host_api.patch(NODES, name, edits)
+                log.info("node change sent to the host", extra=kv(node=name))
+        desired = translate.host_node_copy(hnode)
+        if vnode is None:
+            created = await self.virtual.create(NODES, {**desired, "status": {}})
+            created["status"] = desired["status"]
+            written = await self.virtual.replace_status(NODES, created)
+            self.nodes.write_through(written, None)
+            log.info("host node copied", extra=kv(node=name))
+            return
+        meta_changed, status_changed = translate.copy_differs(desired, vnode)
+        if meta_changed:
+            update = {**desired, "status": vnode.get("status", {})}
+            update["metadata"] = {
+                **desired["metadata"],
+                "resourceVersion": vnode["metadata"]["resourceVersion"],
+            }
+            vnode = await self.virtual.replace(NODES, update)
+        if status_changed:
+            vnode["status"] = desired["status"]
+            vnode = await self.virtual.replace_status(NODES, vnode)

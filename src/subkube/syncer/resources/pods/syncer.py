@@ -36,14 +36,17 @@ class Pods(Kind):
         host_secrets: Informer | None = None,
         *,
         keep_priority_class: bool = False,
+        node_selector: dict[str, str] | None = None,
     ) -> None:
         """SERVICES: virtual Services (for service links); HOST_SECRETS: our host Secrets
         (token Secrets carry our managed-by label, so the Secrets engine caches them);
-        KEEP_PRIORITY_CLASS: the PriorityClasses inside are the host's."""
+        KEEP_PRIORITY_CLASS: the PriorityClasses inside are the host's; NODE_SELECTOR:
+        tenant pods run only on host nodes with these labels."""
         super().__init__(ctx)
         self.services = services
         self.host_secrets = host_secrets
         self.keep_priority_class = keep_priority_class
+        self.node_selector = node_selector or {}
 
     async def _token_secret(self, name: str) -> Obj | None:
         if self.host_secrets is not None and self.host_secrets.synced.is_set():
@@ -66,6 +69,7 @@ class Pods(Kind):
             cluster_domain=self.ctx.cluster_domain,
             services=services,
             keep_priority_class=self.keep_priority_class,
+            node_selector=self.node_selector,
         )
 
     def to_host(self, vobj: Obj) -> Obj:

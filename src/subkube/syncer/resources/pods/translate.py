@@ -45,6 +45,8 @@ class PodContext:
     services: list[Obj] = field(default_factory=list)
     # sync.fromHost.priorityClasses: the class a pod names inside is the host's own.
     keep_priority_class: bool = False
+    # sync.fromHost.nodes.selector.labels: the host nodes tenant pods may run on.
+    node_selector: dict[str, str] = field(default_factory=dict)
 
 
 def token_secret_name(host_pod_name: str) -> str:
@@ -303,6 +305,8 @@ def to_host(vpod: Obj, ctx: PodContext) -> Obj:
         dropped.append("priorityClassName")
     for f in dropped:
         spec.pop(f, None)
+    if ctx.node_selector:
+        spec["nodeSelector"] = {**(spec.get("nodeSelector") or {}), **ctx.node_selector}
     if "hostname" not in spec and names.is_dns_label(name):
         spec["hostname"] = name
     if sub := spec.get("subdomain"):

@@ -1,0 +1,65 @@
+"""Copies of real host nodes inside (sync.fromHost.nodes), with plain dicts."""
+
+import json
+
+from subkube.syncer.resources.nodes import translate
+
+
+def host_node(name: str = "n1", **labels: str) -> dict:
+    return {
+        "metadata": {
+            "name": name,
+            "uid": "h",
+            "labels": {"kubernetes.io/hostname": name, **labels},
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0", "team.io/owner": "ops"},
+        },
+        "spec": {"podCIDR": "10.0.0.0/24", "taints": [{"key": "k", "effect": "NoSchedule"}]},
+        "status": {
+            "capacity": {"cpu": "4"},
+            "images": [{"names": ["nginx"]}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        },
+    }
+
+
+def pod_on(node: str) -> dict:
+    return {"spec": {"nodeName": node}, "status": {"phase": "Running"}, "metadata": {}}
+
+
+def test_which_host_nodes_show() -> None:
+    nodes = [host_node("a", pool="t"), host_node("b"), host_node("c", pool="t")]
+    pods = [pod_on("c"), pod_on("b")]
+    assert translate.needed_host_nodes(nodes, pods, all_nodes=True, labels={}) == {"a", "b", "c"}
+    assert translate.needed_host_nodes(nodes, pods, all_nodes=False, labels={}) == {"b", "c"}
+    assert translate.needed_host_nodes(nodes, pods, all_nodes=True, labels={"pool": "t"}) == {
+        "a",
+        "c",
+    }
+    assert translate.needed_host_nodes(nodes, pods, all_nodes=False, labels={"pool": "t"}) == {"c"}
+
+
+def test_the_copy_keeps_what_tenants_see_and_drops_host_internals() -> None:
+    copy = translate.host_node_copy(host_node())
+    assert copy["metadata"]["labels"][translate.HOST_NODE_LABEL] == "true"
+    assert "node.alpha.kubernetes.io/ttl" not in copy["metadata"]["annotations"]
+    assert copy["metadata"]["annotations"]["team.io/owner"] == "ops"
+    assert copy["spec"] == {"taints": [{"key": "k", "effect": "NoSchedule"}]}
+    assert "images" not in copy["status"]
+    assert copy["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 0}}
+    snapshot = json.loads(copy["metadata"]["annotations"][translate.SNAPSHOT_ANNOTATION])
+    assert snapshot["labels"] == {"kubernetes.io/hostname": "n1"}
+    assert translate.copy_differs(copy, copy) == (False, False)
+
+
+def test_tenant_edits_are_what_changed_since_the_copy() -> None:
+    copy = translate.host_node_copy(host_node(zone="z"))
+    assert translate.tenant_edits(copy) is None
+    copy["metadata"]["labels"]["team"] = "a"
+    del copy["metadata"]["labels"]["zone"]
+    copy["spec"]["unschedulable"] = True
+    assert translate.tenant_edits(copy) == {
+        "metadata": {"labels": {"team": "a", "zone": None}},
+        "spec": {"unschedulable": True},
+    }
+    stranger = {"metadata": {"name": "x", "labels": {"a": "b"}}, "spec": {}}
+    assert translate.tenant_edits(stranger) is None
