@@ -74,6 +74,15 @@ def test_cluster_role_only_for_features_that_need_it(flag: str) -> None:
     assert "ClusterRoleBinding" in docs
 
 
+def test_network_policy_sync_is_allowed_in_the_namespace_only() -> None:
+    rendered = helm(
+        "template", "vc1", str(CHART), "--set", "sync.toHost.networkPolicies.enabled=true"
+    ).stdout
+    role = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Role")
+    assert any("networkpolicies" in rule["resources"] for rule in role["rules"])
+    assert "ClusterRole" not in kinds(rendered)
+
+
 def test_policies_render() -> None:
     docs = kinds(
         helm(

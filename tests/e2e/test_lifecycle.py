@@ -605,3 +605,61 @@ def test_all_host_nodes_inside_and_tenant_edits_undone(lab: Lab) -> None:
         not in lab.host("get", "node", "kwok-node-0", "-o", "jsonpath={.metadata.labels}").stdout
     )
     lab.ok("delete", "allnodes", "-n", "allnodes-ns", "--delete-namespace")
+
+
+def test_network_policies_reach_the_host_scoped_to_the_tenant(lab: Lab) -> None:
+    res = lab.cli(
+        "create", "np", "-n", "np-ns", "--no-connect", "--set", "sync.networkpolicies.enabled=true"
+    )
+    assert res.returncode == 0, res.stderr
+    assert "sync.toHost.networkPolicies" in res.stderr, "the legacy key warns with the new one"
+    vkc = lab.vkc("np", "np-ns")
+    kubectl(vkc, "create", "namespace", "web")
+    kubectl(vkc, "create", "namespace", "api")
+    kubectl(vkc, "label", "namespace", "api", "team=a")
+    manifest = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: web}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - namespaceSelector: {matchLabels: {team: a}}
+"""
+    subprocess.run(
+        [str(require_binary("kubectl")), f"--kubeconfig={vkc}", "apply", "-f", "-"],
+        input=manifest,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+    def host_policy() -> dict[str, Any] | None:
+        res = lab.host(
+            "-n", "np-ns", "get", "networkpolicy", "db-x-web-x-np", "-o", "json", check=False
+        )
+        return json.loads(res.stdout) if res.returncode == 0 else None
+
+    policy = wait_for("the policy on the host", host_policy)
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app": "db",
+        "subkube.io/managed-by": "np",
+        "subkube.io/namespace": "web",
+    }
+    peer = policy["spec"]["ingress"][0]["from"][0]["podSelector"]
+    assert peer["matchLabels"] == {"subkube.io/managed-by": "np", "subkube.io/namespace": "api"}
+    # Labelling another namespace inside widens the host policy to it.
+    kubectl(vkc, "label", "namespace", "web", "team=a")
+    wait_for(
+        "the policy to cover both namespaces",
+        lambda: (
+            (p := host_policy())
+            and p["spec"]["ingress"][0]["from"][0]["podSelector"].get("matchExpressions")
+            == [{"key": "subkube.io/namespace", "operator": "In", "values": ["api", "web"]}]
+        ),
+    )
+    kubectl(vkc, "-n", "web", "delete", "networkpolicy", "db")
+    wait_for("the host policy gone", lambda: host_policy() is None)
+    lab.ok("delete", "np", "-n", "np-ns", "--delete-namespace")

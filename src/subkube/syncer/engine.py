@@ -109,10 +109,6 @@ class Kind:
         """The virtual object has a deletionTimestamp. True: handled (skip normal sync)."""
         return False
 
-    def watches(self) -> list[tuple[Resource, str]]:
-        """Extra virtual resources whose changes requeue this kind (kind-specific mapping)."""
-        return []
-
 
 class KindEngine:
     def __init__(self, kind: Kind, *, resync_period: float = 300.0) -> None:

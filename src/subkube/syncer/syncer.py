@@ -4,9 +4,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 from subkube.config.model import Sync
 from subkube.errors import SubkubeError
+from subkube.kube.informer import Informer
 from subkube.kube.resource import BY_PLURAL, SERVICEACCOUNTS, SERVICES
 from subkube.kube.rest import ApiError
 from subkube.log import kv
@@ -18,6 +20,7 @@ from subkube.syncer.resources.configmaps.syncer import ConfigMaps
 from subkube.syncer.resources.endpoints.syncer import Endpoints
 from subkube.syncer.resources.events.syncer import HostEvents
 from subkube.syncer.resources.hostclasses.syncer import CLASSES, HostClassMirror
+from subkube.syncer.resources.networkpolicies.syncer import NetworkPolicies
 from subkube.syncer.resources.nodes.syncer import FakeNodes, HostNodes
 from subkube.syncer.resources.persistentvolumeclaims.syncer import PersistentVolumeClaims
 from subkube.syncer.resources.pods.syncer import Pods
@@ -29,7 +32,15 @@ log = logging.getLogger(__name__)
 
 # Kinds the syncer can copy today; the others in the config are refused at start.
 SUPPORTED = {
-    "toHost": {"pods", "services", "endpoints", "persistentVolumeClaims", "configMaps", "secrets"},
+    "toHost": {
+        "pods",
+        "services",
+        "endpoints",
+        "persistentVolumeClaims",
+        "configMaps",
+        "secrets",
+        "networkPolicies",
+    },
     "fromHost": {"events", "nodes", *CLASSES},
 }
 
@@ -73,6 +84,13 @@ class Syncer:
         self.pvcs = self._maybe(
             to_host.persistentVolumeClaims.enabled, lambda: PersistentVolumeClaims(ctx)
         )
+        self.namespaces: Informer | None = None
+        self.netpols = self._maybe(to_host.networkPolicies.enabled, lambda: NetworkPolicies(ctx))
+        if self.netpols is not None:
+            netpols = self.netpols
+            self.namespaces = cast(NetworkPolicies, netpols.kind).namespaces
+            # A namespace's labels decide which namespaceSelectors match it.
+            self.namespaces.add_handler(lambda _t, _o: netpols.enqueue_all())
         self.pods = self._maybe(
             to_host.pods.enabled,
             lambda: Pods(
@@ -142,8 +160,14 @@ class Syncer:
         await self.services.start()
         await self.ensure_api_service()
         await self.ensure_dns()
-        # Referenced objects first, so a pod's ConfigMaps are on the host before the pod.
-        first = [e for e in (self.configmaps, self.secrets, self.endpoints, self.pvcs) if e]
+        if self.namespaces is not None:
+            self.namespaces.start()
+            await self.namespaces.synced.wait()
+        # Referenced objects first, so a pod's ConfigMaps are on the host before the pod;
+        # policies before pods, so no pod runs unprotected.
+        first = [
+            e for e in (self.configmaps, self.secrets, self.endpoints, self.pvcs, self.netpols) if e
+        ]
         # Classes before pods: a pod naming a host PriorityClass needs it inside first.
         await asyncio.gather(*(e.start() for e in first), *(c.start() for c in self.classes))
         if self.pods is not None:
@@ -157,6 +181,8 @@ class Syncer:
                 await component.stop()
         for engine in reversed(self.engines):
             await engine.stop()
+        if self.namespaces is not None:
+            await self.namespaces.stop()
 
     async def wait_default_service_account(self, timeout: float = 60) -> None:
         """Until the controller-manager made `default/default`, every pod a tenant creates
