@@ -52,10 +52,11 @@ def require_binary(name: str) -> Path:
 
 
 def kubectl(
-    kubeconfig: Path, *args: str, check: bool = True, timeout: float = 60
+    kubeconfig: Path, *args: str, check: bool = True, timeout: float = 60, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(require_binary("kubectl")), f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         check=check,

@@ -458,13 +458,7 @@ spec:
   priorityClassName: tenant-high
   containers: [{name: c, image: nginx}]
 """
-    subprocess.run(
-        [str(require_binary("kubectl")), f"--kubeconfig={vkc}", "apply", "-f", "-"],
-        input=manifest,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
+    kubectl(vkc, "apply", "-f", "-", stdin=manifest)
     wait_for(
         "the claim bound by the host's provisioner",
         lambda: (
@@ -628,13 +622,7 @@ spec:
   - from:
     - namespaceSelector: {matchLabels: {team: a}}
 """
-    subprocess.run(
-        [str(require_binary("kubectl")), f"--kubeconfig={vkc}", "apply", "-f", "-"],
-        input=manifest,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
+    kubectl(vkc, "apply", "-f", "-", stdin=manifest)
 
     def host_policy() -> dict[str, Any] | None:
         res = lab.host(

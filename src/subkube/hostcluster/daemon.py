@@ -90,12 +90,7 @@ async def apply_crds(kube: Kube, manifests: str, timeout: float) -> None:
         if not crd:
             continue
         names.append(crd["metadata"]["name"])
-        current = await kube.get_or_none(CRDS, crd["metadata"]["name"])
-        if current is None:
-            await kube.create(CRDS, crd)
-        else:
-            crd["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-            await kube.replace(CRDS, crd)
+        await kube.apply(CRDS, crd)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         crds = [await kube.get(CRDS, n) for n in names]

@@ -14,16 +14,12 @@ from pathlib import Path
 
 from subkube.kube.controller import Controller
 from subkube.kube.informer import Informer
-from subkube.kube.resource import PVCS, Resource
+from subkube.kube.resource import PVCS, PVS, STORAGECLASSES, key_of
 from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.log import kv
 
 log = logging.getLogger("subkube.host.storage")
 
-STORAGE_CLASSES = Resource(
-    "storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False
-)
-PVS = Resource("", "v1", "persistentvolumes", "PersistentVolume", namespaced=False)
 PROVISIONER = "subkube.io/local-path"
 CLASS_NAME = "standard"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
@@ -108,12 +104,12 @@ class Provisioner:
         )
 
     async def start(self) -> None:
-        current = await self.kube.get_or_none(STORAGE_CLASSES, CLASS_NAME)
+        current = await self.kube.get_or_none(STORAGECLASSES, CLASS_NAME)
         if current is None:
             with contextlib.suppress(ApiError):
-                await self.kube.create(STORAGE_CLASSES, storage_class())
-        self.claims.add_handler(lambda _e, o: self.controller.add(("claim", *_key(o))))
-        self.volumes.add_handler(lambda _e, o: self.controller.add(("volume", *_key(o))))
+                await self.kube.create(STORAGECLASSES, storage_class())
+        self.claims.add_handler(lambda _e, o: self.controller.add(("claim", *key_of(o))))
+        self.volumes.add_handler(lambda _e, o: self.controller.add(("volume", *key_of(o))))
         self.claims.start()
         self.volumes.start()
         self.controller.start()
@@ -145,8 +141,3 @@ class Provisioner:
                 await asyncio.to_thread(shutil.rmtree, host_path, True)
             await self.kube.delete(PVS, name, uid=volume["metadata"]["uid"])
             log.info("volume deleted", extra=kv(volume=name))
-
-
-def _key(obj: Obj) -> tuple[str, str]:
-    meta = obj.get("metadata", {})
-    return meta.get("namespace", ""), meta.get("name", "")

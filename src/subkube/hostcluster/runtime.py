@@ -21,13 +21,12 @@ from subkube.controlplane.process import Process, free_port
 from subkube.hostcluster import podspec
 from subkube.kube.controller import Controller
 from subkube.kube.informer import Informer
-from subkube.kube.resource import CONFIGMAPS, PODS, PVCS, SECRETS, Resource
+from subkube.kube.resource import CONFIGMAPS, PODS, PVCS, PVS, SECRETS, Resource, key_of
 from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.log import kv
 
 log = logging.getLogger("subkube.host.runtime")
 
-PVS = Resource("", "v1", "persistentvolumes", "PersistentVolume", namespaced=False)
 PORT_FORWARDS = Resource("kwok.x-k8s.io", "v1alpha1", "portforwards", "PortForward")
 LOGS = Resource("kwok.x-k8s.io", "v1alpha1", "logs", "Logs")
 TOKEN_SECONDS = 3600
@@ -65,7 +64,7 @@ class LocalRuntime:
         self.running: dict[tuple[str, str], LocalPod] = {}
 
     async def start(self) -> None:
-        self.pods.add_handler(lambda _e, o: self.controller.add(_key(o)))
+        self.pods.add_handler(lambda _e, o: self.controller.add(key_of(o)))
         self.pods.start()
         self.controller.start()
 
@@ -131,8 +130,8 @@ class LocalRuntime:
             cwd=rewrite_dir(container.get("workingDir"), mounts) or sandbox,
             cri_log=True,
         )
-        await self._apply(PORT_FORWARDS, podspec.port_forward(pod, ports))
-        await self._apply(LOGS, podspec.logs(pod, container["name"], log_file))
+        await self.kube.apply(PORT_FORWARDS, podspec.port_forward(pod, ports))
+        await self.kube.apply(LOGS, podspec.logs(pod, container["name"], log_file))
         grace = float(pod["spec"].get("terminationGracePeriodSeconds", 30))
         local = LocalPod(pod["metadata"]["uid"], process, sandbox, grace, [])
         await process.start()
@@ -162,15 +161,6 @@ class LocalRuntime:
         for res in (PORT_FORWARDS, LOGS):
             with contextlib.suppress(ApiError):
                 await self.kube.delete(res, key[1], key[0], uid=uid)
-
-    async def _apply(self, res: Resource, obj: Obj) -> None:
-        meta = obj["metadata"]
-        current = await self.kube.get_or_none(res, meta["name"], meta["namespace"])
-        if current is None:
-            await self.kube.create(res, obj)
-        else:
-            meta["resourceVersion"] = current["metadata"]["resourceVersion"]
-            await self.kube.replace(res, obj)
 
     async def _volumes(self, pod: Obj, sandbox: Path) -> dict[str, Path]:
         out = {}
@@ -296,8 +286,3 @@ def _write(path: Path, content: bytes) -> None:
     tmp.write_bytes(content)
     tmp.chmod(0o600)
     tmp.replace(path)
-
-
-def _key(obj: Obj) -> tuple[str, str]:
-    meta = obj.get("metadata", {})
-    return meta.get("namespace", ""), meta.get("name", "")

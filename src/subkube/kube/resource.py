@@ -59,6 +59,10 @@ CLUSTERROLEBINDINGS = Resource(
 RESOURCEQUOTAS = Resource("", "v1", "resourcequotas", "ResourceQuota")
 LIMITRANGES = Resource("", "v1", "limitranges", "LimitRange")
 NETWORKPOLICIES = Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy")
+PVS = Resource("", "v1", "persistentvolumes", "PersistentVolume", namespaced=False)
+STORAGECLASSES = Resource(
+    "storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False
+)
 
 BY_PLURAL = {
     r.plural: r

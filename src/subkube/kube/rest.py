@@ -139,6 +139,15 @@ class Kube:
         meta = obj["metadata"]
         return await self.request("PUT", res.path(meta.get("namespace"), meta["name"]), body=obj)
 
+    async def apply(self, res: Resource, obj: Obj) -> Obj:
+        """Create OBJ, or replace the object of that name with it (whatever it holds now)."""
+        meta = obj["metadata"]
+        current = await self.get_or_none(res, meta["name"], meta.get("namespace"))
+        if current is None:
+            return await self.create(res, obj)
+        meta["resourceVersion"] = current["metadata"]["resourceVersion"]
+        return await self.replace(res, obj)
+
     async def replace_status(self, res: Resource, obj: Obj) -> Obj:
         meta = obj["metadata"]
         return await self.request(

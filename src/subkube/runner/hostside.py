@@ -144,9 +144,4 @@ async def publish_kubeconfig(
             "config": base64.b64encode(published_kubeconfig(admin_kubeconfig).encode()).decode()
         },
     }
-    current = await host.get_or_none(SECRETS, name, namespace)
-    if current is None:
-        await host.create(SECRETS, secret, namespace)
-    else:
-        secret["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        await host.replace(SECRETS, secret)
+    await host.apply(SECRETS, secret)

@@ -189,13 +189,7 @@ class VCluster:
         for plural, obj in policies.host_objects(
             c.config.policies, vcluster=c.name, namespace=c.host_namespace, owner=owner
         ):
-            res = BY_PLURAL[plural]
-            current = await host.get_or_none(res, obj["metadata"]["name"], c.host_namespace)
-            if current is None:
-                await host.create(res, obj, c.host_namespace)
-            else:
-                obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-                await host.replace(res, obj)
+            await host.apply(BY_PLURAL[plural], obj)
 
     def _listen_args(self) -> dict[str, str]:
         c = self.config

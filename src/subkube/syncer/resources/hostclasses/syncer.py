@@ -9,20 +9,17 @@ changed one is replaced (delete and create) rather than updated.
 import asyncio
 import logging
 
-from subkube.aio import cancel_all
+from subkube.kube.controller import Controller
 from subkube.kube.informer import Informer
-from subkube.kube.resource import Resource
-from subkube.kube.rest import TRANSIENT, ApiError, Kube
-from subkube.kube.workqueue import WorkQueue, process
+from subkube.kube.resource import STORAGECLASSES, Resource
+from subkube.kube.rest import ApiError, Kube
 from subkube.log import kv
 from subkube.syncer.resources.hostclasses import translate
 
 log = logging.getLogger(__name__)
 
 CLASSES = {
-    "storageClasses": Resource(
-        "storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False
-    ),
+    "storageClasses": STORAGECLASSES,
     "ingressClasses": Resource(
         "networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False
     ),
@@ -41,28 +38,20 @@ class HostClassMirror:
         self.resource = resource
         self.host = Informer(host, resource, name=f"host-{resource.plural}")
         self.virtual = Informer(virtual, resource, name=f"virtual-{resource.plural}")
-        self.queue: WorkQueue[str] = WorkQueue(base_delay=0.5, max_delay=60)
+        self.controller: Controller[str] = Controller(f"mirror-{resource.plural}", self.reconcile)
         for informer in (self.host, self.virtual):
-            informer.add_handler(lambda _t, o: self.queue.add(o["metadata"]["name"]))
-        self._tasks: list[asyncio.Task[None]] = []
+            informer.add_handler(lambda _t, o: self.controller.add(o["metadata"]["name"]))
 
     async def start(self) -> None:
-        self._tasks += [self.host.start(), self.virtual.start()]
+        self.host.start()
+        self.virtual.start()
         await asyncio.gather(self.host.synced.wait(), self.virtual.synced.wait())
-        self._tasks.append(asyncio.create_task(process(self.queue, self.reconcile, self._failed)))
+        self.controller.start()
 
     async def stop(self) -> None:
-        self.queue.shutdown()
-        await cancel_all(self._tasks)
-
-    def _failed(self, name: str, exc: Exception) -> None:
-        if not isinstance(exc, (ApiError, *TRANSIENT)):
-            log.error("mirror failed", exc_info=exc)
-        log.warning(
-            "mirror failed, retrying",
-            extra=kv(kind=self.resource.kind, name=name, error=str(exc) or type(exc).__name__),
-        )
-        self.queue.add_rate_limited(name)
+        await self.controller.stop()
+        await self.host.stop()
+        await self.virtual.stop()
 
     async def reconcile(self, name: str) -> None:
         hobj = self.host.get("", name)

@@ -23,26 +23,25 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class FakeNodes:
-    def __init__(self, virtual: Kube, pods: Informer) -> None:
-        self.virtual = virtual
+class NodeLoop:
+    """Reconcile the nodes inside whenever one of the watched informers changes, and at
+    least every heartbeat. The pods informer is the syncer's (started there); the others
+    belong to this loop."""
+
+    name = ""
+
+    def __init__(self, pods: Informer, own: list[Informer]) -> None:
         self.pods = pods
-        self.nodes = Informer(
-            virtual,
-            NODES,
-            label_selector=f"{translate.FAKE_NODE_LABEL}=true",
-            name="virtual-fake-nodes",
-        )
+        self.own = own
         self.changed = asyncio.Event()
-        self.pods.add_handler(lambda _t, _o: self.changed.set())
-        self.nodes.add_handler(lambda _t, _o: self.changed.set())
+        for informer in (pods, *own):
+            informer.add_handler(lambda _t, _o: self.changed.set())
         self._tasks: list[asyncio.Task[None]] = []
-        self.kubelet_version = load_pins().kubernetes.version
 
     async def start(self) -> None:
-        self._tasks.append(self.nodes.start())
-        await self.nodes.synced.wait()
-        self._tasks.append(asyncio.create_task(self._loop(), name="fake-nodes"))
+        self._tasks += [informer.start() for informer in self.own]
+        await asyncio.gather(*(informer.synced.wait() for informer in self.own))
+        self._tasks.append(asyncio.create_task(self._loop(), name=self.name))
 
     async def stop(self) -> None:
         await cancel_all(self._tasks)
@@ -55,8 +54,26 @@ class FakeNodes:
             try:
                 await self.reconcile()
             except (ApiError, *TRANSIENT) as exc:
-                log.warning("fake node sync failed", extra=kv(error=str(exc)))
+                log.warning("node sync failed", extra=kv(loop=self.name, error=str(exc)))
                 await asyncio.sleep(1)
+
+    async def reconcile(self) -> None:
+        raise NotImplementedError
+
+
+class FakeNodes(NodeLoop):
+    name = "fake-nodes"
+
+    def __init__(self, virtual: Kube, pods: Informer) -> None:
+        self.virtual = virtual
+        self.nodes = Informer(
+            virtual,
+            NODES,
+            label_selector=f"{translate.FAKE_NODE_LABEL}=true",
+            name="virtual-fake-nodes",
+        )
+        super().__init__(pods, [self.nodes])
+        self.kubelet_version = load_pins().kubernetes.version
 
     async def reconcile(self) -> None:
         needed = translate.needed_nodes(self.pods.items())
@@ -88,10 +105,12 @@ class FakeNodes:
             await self.virtual.create(LEASES, translate.lease(name, now=now), "kube-node-lease")
 
 
-class HostNodes:
+class HostNodes(NodeLoop):
     """sync.fromHost.nodes: copies of the real host nodes (all, those matching the selector's
     labels, or those running tenant pods), their status kept current; tenant edits go back
     to the host node with syncBackChanges, else are undone."""
+
+    name = "host-nodes"
 
     def __init__(
         self,
@@ -105,36 +124,13 @@ class HostNodes:
     ) -> None:
         self.host_api = host
         self.virtual = virtual
-        self.pods = pods
         self.all_nodes = all_nodes
         self.labels = labels
         self.sync_back = sync_back
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or None
         self.host_nodes = Informer(host, NODES, label_selector=selector, name="host-nodes")
         self.nodes = Informer(virtual, NODES, name="virtual-nodes")
-        self.changed = asyncio.Event()
-        for informer in (self.pods, self.host_nodes, self.nodes):
-            informer.add_handler(lambda _t, _o: self.changed.set())
-        self._tasks: list[asyncio.Task[None]] = []
-
-    async def start(self) -> None:
-        self._tasks += [self.host_nodes.start(), self.nodes.start()]
-        await asyncio.gather(self.host_nodes.synced.wait(), self.nodes.synced.wait())
-        self._tasks.append(asyncio.create_task(self._loop(), name="host-nodes"))
-
-    async def stop(self) -> None:
-        await cancel_all(self._tasks)
-
-    async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), HEARTBEAT_SECONDS)
-            self.changed.clear()
-            try:
-                await self.reconcile()
-            except (ApiError, *TRANSIENT) as exc:
-                log.warning("host node sync failed", extra=kv(error=str(exc)))
-                await asyncio.sleep(1)
+        super().__init__(pods, [self.host_nodes, self.nodes])
 
     async def reconcile(self) -> None:
         needed = translate.needed_host_nodes(
