@@ -256,7 +256,7 @@ def test_the_helm_driver_runs_the_chart_end_to_end(
         out = kubectl(kc, "-n", "helm-ns", "get", "pods", "-o", "name").stdout.split()
         return [p for p in out if p.startswith("pod/web-") and p.endswith("-x-default-x-vh")]
 
-    assert len(wait_for("the tenant's pods on the host", web_pods_on_the_host)) == 2
+    wait_for("the tenant's pods on the host", lambda: len(web_pods_on_the_host()) == 2)
     # The data volume came from the local host's default storage class.
     claim = kubectl(
         kc, "-n", "helm-ns", "get", "pvc", "data-vh-0", "-o", "jsonpath={.status.phase}"
@@ -286,7 +286,7 @@ def test_the_helm_driver_runs_the_chart_end_to_end(
     assert kubectl(user_kc, "get", "deployment", "web", "-o", "name").stdout.strip() == (
         "deployment.apps/web"
     )
-    assert len(wait_for("the tenant's pods back on the host", web_pods_on_the_host)) == 2
+    wait_for("the tenant's pods back on the host", lambda: len(web_pods_on_the_host()) == 2)
     forwarder = json.loads(state_file.read_text())["forwarder_pid"]
     assert pid_alive(forwarder)
 

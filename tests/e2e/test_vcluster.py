@@ -135,20 +135,17 @@ def test_nothing_of_the_host_is_visible_inside(app: Env) -> None:
 
 
 def test_pods_run_inside_bound_to_fake_nodes(app: Env) -> None:
-    vpods = wait_for(
-        "Running virtual pods",
-        lambda: (
-            [
-                p
-                for p in app.virtual_json("get", "pods", "-A")
-                if p["status"].get("phase") == "Running"
-                and p["status"].get("podIP")
-                and p["spec"].get("nodeName")
-            ]
-            or None
-        ),
-    )
-    assert len(vpods) == 7  # 6 web + CoreDNS
+    def running() -> list[dict[str, Any]] | None:
+        pods = [
+            p
+            for p in app.virtual_json("get", "pods", "-A")
+            if p["status"].get("phase") == "Running"
+            and p["status"].get("podIP")
+            and p["spec"].get("nodeName")
+        ]
+        return pods if len(pods) == 7 else None  # 6 web + CoreDNS
+
+    vpods = wait_for("7 Running virtual pods", running)
     used = {p["spec"]["nodeName"] for p in vpods}
     nodes = {n["metadata"]["name"] for n in app.virtual_json("get", "nodes")}
     assert nodes == used
