@@ -198,7 +198,7 @@ def install_wait(
     return state
 
 
-async def scale(state: VClusterState, pause: bool) -> None:
+async def scale(state: VClusterState, pause: bool, timeout: float = 120.0) -> None:
     async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
         host = Kube(api)
         sts = await host.get(STATEFULSETS, state.name, state.namespace)
@@ -214,6 +214,20 @@ async def scale(state: VClusterState, pause: bool) -> None:
                 "spec": {"replicas": int(annotations.get(PAUSED_REPLICAS, "1"))},
             }
         await host.patch(STATEFULSETS, state.name, patch, state.namespace)
+        if pause:
+            await _wait_pod_gone(host, state, time.monotonic() + timeout)
+
+
+async def _wait_pod_gone(host: Kube, state: VClusterState, deadline: float) -> None:
+    """Until the runner's pod is gone: a syncer still running would put back the tenant
+    pods that pause removes next."""
+    while await host.get_or_none(PODS, f"{state.name}-0", state.namespace):
+        if time.monotonic() > deadline:
+            raise SubkubeError(
+                f"the pod {state.name}-0 is still running after scaling to 0; "
+                f"see `kubectl -n {state.namespace} describe pod {state.name}-0`"
+            )
+        await asyncio.sleep(0.5)
 
 
 def uninstall(state: VClusterState, keep_data: bool) -> None:
