@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 from subkube.binaries.catalog import find
+from subkube.controlplane.process import free_port
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -102,3 +103,35 @@ def namespace_snapshot(kubeconfig: Path, namespace: str) -> set[tuple[str, str]]
     kinds = [k for k in kinds if not k.startswith("events")]
     out = kubectl(kubeconfig, "-n", namespace, "get", ",".join(kinds), "-o", "json").stdout
     return {(i["kind"], i["metadata"]["name"]) for i in json.loads(out)["items"]}
+
+
+@contextlib.contextmanager
+def scheduler_named(name: str, kubeconfig: Path, workdir: Path) -> Iterator[None]:
+    """A second kube-scheduler, under NAME, against the cluster of KUBECONFIG: what a host
+    operator or a tenant runs for pods that ask for it by schedulerName."""
+    config = workdir / f"{name}.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "kubescheduler.config.k8s.io/v1",
+                "kind": "KubeSchedulerConfiguration",
+                "clientConnection": {"kubeconfig": str(kubeconfig)},
+                "leaderElection": {"leaderElect": False},
+                "profiles": [{"schedulerName": name}],
+            }
+        )
+    )
+    with subprocess.Popen(
+        [
+            str(require_binary("kube-scheduler")),
+            f"--config={config}",
+            f"--secure-port={free_port()}",
+            "--bind-address=127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as scheduler:
+        try:
+            yield
+        finally:
+            scheduler.terminate()

@@ -257,6 +257,11 @@ def test_the_helm_driver_runs_the_chart_end_to_end(
         return [p for p in out if p.startswith("pod/web-") and p.endswith("-x-default-x-vh")]
 
     wait_for("the tenant's pods on the host", lambda: len(web_pods_on_the_host()) == 2)
+    # kubectl on the tenant's pods goes through the chart pod's kubelet endpoint, with the
+    # chart's namespaced Role as its only rights on the host.
+    kubectl(user_kc, "wait", "--for=condition=available", "deployment/web", "--timeout=120s")
+    assert kubectl(user_kc, "exec", "deploy/web", "--", "echo", "inside").stdout == "inside\n"
+    assert "started" in kubectl(user_kc, "logs", "deploy/web").stdout
     # The data volume came from the local host's default storage class.
     claim = kubectl(
         kc, "-n", "helm-ns", "get", "pvc", "data-vh-0", "-o", "jsonpath={.status.phase}"

@@ -1,8 +1,12 @@
 """`subkube host`: a real local host cluster, used through the CLI and real kubectl."""
 
+import contextlib
+import datetime as dt
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +16,9 @@ import pytest
 
 from subkube.binaries.pins import load_pins
 from subkube.daemonize import pid_alive
-from tests.conftest import kubectl, subkube, wait_for
+from subkube.hostcluster import podfiles
+from tests.conftest import kubectl, require_binary, subkube, wait_for
+from tests.e2e import jobs
 
 pytestmark = pytest.mark.e2e
 
@@ -37,9 +43,12 @@ class Host:
         rows = json.loads(self.cli("status", "-o", "json", check=True).stdout)
         return rows[0]
 
+    @property
+    def home(self) -> Path:
+        return Path(self.env["SUBKUBE_STATE_DIR"]) / "hosts" / self.name
+
     def raw_state(self) -> dict[str, Any]:
-        path = Path(self.env["SUBKUBE_STATE_DIR"]) / "hosts" / self.name / "state.json"
-        return json.loads(path.read_text())
+        return json.loads((self.home / "state.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +196,181 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], message:
     assert message in res.stderr
     assert "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+# Everything the simulation tests below use, created at once so the pods and Jobs progress
+# in parallel.
+WORKLOADS = """
+apiVersion: v1
+kind: Pod
+metadata: {name: sim}
+spec:
+  containers:
+  - {name: app, image: nginx}
+  - {name: side, image: busybox}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: synced-job-pod
+  annotations: {subkube.io/object-owner-kind: Job}
+spec:
+  restartPolicy: Never
+  containers: [{name: main, image: busybox}]
+"""
+
+
+@pytest.fixture(scope="module")
+def workloads(host: Host) -> Path:
+    kubectl(host.kubeconfig, "apply", "-f", "-", stdin=WORKLOADS)
+    kubectl(host.kubeconfig, "apply", "-f", str(jobs.MANIFEST))
+    return host.kubeconfig
+
+
+def log_of(host: Host, pod: str, container: str) -> Path:
+    return podfiles.log_path(host.home, "default", pod, container)
+
+
+def started(host: Host, pod: str, container: str) -> Path:
+    path = log_of(host, pod, container)
+    wait_for(f"the log of {pod}/{container}", path.exists, timeout=60)
+    return path
+
+
+def append(path: Path, text: str, when: dt.datetime | None = None) -> None:
+    with path.open("a") as fh:
+        fh.write(podfiles.cri_line(text, when or dt.datetime.now(dt.UTC)))
+
+
+@contextlib.contextmanager
+def background(kubeconfig: Path, out: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """kubectl ARGS running until the block ends, its output going to OUT."""
+    with out.open("wb") as fh:
+        proc = subprocess.Popen(
+            [str(require_binary("kubectl")), f"--kubeconfig={kubeconfig}", *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_simulated_pod_logs_each_container_from_its_file(host: Host, workloads: Path) -> None:
+    side = started(host, "sim", "side")
+    first = "container side started (image busybox)"
+    assert kubectl(workloads, "logs", "sim", "-c", "side").stdout == first + "\n"
+    append(side, "an hour ago", dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
+    append(side, "just now")
+    logs = kubectl(workloads, "logs", "sim", "-c", "side").stdout.splitlines()
+    assert logs == [first, "an hour ago", "just now"]
+    since = kubectl(workloads, "logs", "sim", "-c", "side", "--since=1h").stdout.splitlines()
+    assert since == [first, "just now"]
+    assert kubectl(workloads, "logs", "sim", "-c", "side", "--tail=1").stdout == "just now\n"
+    stamped = kubectl(workloads, "logs", "sim", "-c", "side", "--timestamps").stdout
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z container side started", stamped)
+    started(host, "sim", "app")
+    app = kubectl(workloads, "logs", "sim", "-c", "app").stdout
+    assert app == "container app started (image nginx)\n"
+
+
+def test_logs_follow_sees_lines_printed_later(host: Host, workloads: Path, tmp_path: Path) -> None:
+    app = started(host, "sim", "app")
+    out = tmp_path / "follow.out"
+    with background(workloads, out, "logs", "-f", "sim", "-c", "app"):
+        wait_for("the log so far", lambda: "container app started" in out.read_text())
+        append(app, "printed while followed")
+        wait_for("the new line", lambda: "printed while followed" in out.read_text())
+
+
+def test_exec_runs_in_the_pods_directory_with_its_exit_code(host: Host, workloads: Path) -> None:
+    started(host, "sim", "app")
+    pwd = kubectl(workloads, "exec", "sim", "-c", "app", "--", "pwd").stdout.strip()
+    assert pwd == str(podfiles.pod_dir(host.home, "default", "sim"))
+    piped = kubectl(workloads, "exec", "-i", "sim", "-c", "app", "--", "cat", stdin="hi\n")
+    assert piped.stdout == "hi\n"
+    failed = kubectl(workloads, "exec", "sim", "--", "sh", "-c", "exit 3", check=False)
+    assert failed.returncode == 3, failed.stderr
+
+
+def test_attach_shows_what_the_container_prints(
+    host: Host, workloads: Path, tmp_path: Path
+) -> None:
+    app = started(host, "sim", "app")
+    out = tmp_path / "attach.out"
+    ticks = iter(range(1000))
+
+    def printed() -> bool:
+        # attach shows only what is printed once it is attached: print until it shows.
+        append(app, f"tick {next(ticks)}")
+        return "tick " in out.read_text()
+
+    with background(workloads, out, "attach", "sim", "-c", "app"):
+        wait_for("a line printed while attached", printed, timeout=60)
+
+
+def test_port_forward_moves_bytes_both_ways(host: Host, workloads: Path, tmp_path: Path) -> None:
+    started(host, "sim", "app")
+    out = tmp_path / "pf.out"
+    with background(workloads, out, "port-forward", "pod/sim", ":8080"):
+        found = wait_for(
+            "the forwarded port",
+            lambda: re.search(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080", out.read_text()),
+        )
+        with socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=30) as conn:
+            conn.sendall(b"ping through the pod")
+            received = b""
+            while len(received) < len(b"ping through the pod"):
+                chunk = conn.recv(1024)
+                assert chunk, "connection closed before the echo came back"
+                received += chunk
+    assert received == b"ping through the pod"
+
+
+def test_cp_copies_into_and_out_of_the_pods_directory(
+    host: Host, workloads: Path, tmp_path: Path
+) -> None:
+    started(host, "sim", "app")
+    local = tmp_path / "upload.txt"
+    local.write_text("to the pod\n")
+    kubectl(workloads, "cp", str(local), "sim:uploaded.txt", "-c", "app")
+    inside = podfiles.pod_dir(host.home, "default", "sim") / "uploaded.txt"
+    assert inside.read_text() == "to the pod\n"
+    inside.write_text("from the pod\n")
+    back = tmp_path / "download.txt"
+    kubectl(workloads, "cp", "sim:uploaded.txt", str(back), "-c", "app")
+    assert back.read_text() == "from the pod\n"
+
+
+def test_a_pods_files_go_with_it_and_a_new_pod_starts_afresh(host: Host) -> None:
+    kc = host.kubeconfig
+    log = log_of(host, "ephemeral", "ephemeral")
+    kubectl(kc, "run", "ephemeral", "--image=nginx")
+    started(host, "ephemeral", "ephemeral")
+    append(log, "printed by the first pod")
+    kubectl(kc, "delete", "pod", "ephemeral")
+    wait_for("the pod's directory to go", lambda: not log.parent.exists(), timeout=60)
+    kubectl(kc, "run", "ephemeral", "--image=nginx")
+    started(host, "ephemeral", "ephemeral")
+    assert kubectl(kc, "logs", "ephemeral").stdout == "container ephemeral started (image nginx)\n"
+    kubectl(kc, "delete", "pod", "ephemeral")
+
+
+def test_jobs_reach_their_conditions(workloads: Path) -> None:
+    jobs.check(workloads)
+
+
+def test_a_vclusters_job_pod_completes_on_the_host(workloads: Path) -> None:
+    kubectl(
+        workloads,
+        "wait",
+        "--for=jsonpath={.status.phase}=Succeeded",
+        "pod/synced-job-pod",
+        "--timeout=60s",
+    )

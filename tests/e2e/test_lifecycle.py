@@ -13,7 +13,14 @@ import yaml
 
 from subkube.controlplane import etcd
 from subkube.controlplane.process import free_port, port_in_use
-from tests.conftest import kubectl, namespace_snapshot, require_binary, subkube, wait_for
+from tests.conftest import (
+    kubectl,
+    namespace_snapshot,
+    require_binary,
+    scheduler_named,
+    subkube,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -564,7 +571,7 @@ def test_real_host_nodes_inside_with_changes_synced_back(lab: Lab) -> None:
         lab.host("label", "node", "kwok-node-1", "pool-", "team-", "zone-", check=False)
 
 
-def test_all_host_nodes_inside_and_tenant_edits_undone(lab: Lab) -> None:
+def test_all_host_nodes_inside_and_tenant_edits_stay_inside(lab: Lab) -> None:
     lab.ok(
         "create",
         "allnodes",
@@ -577,6 +584,11 @@ def test_all_host_nodes_inside_and_tenant_edits_undone(lab: Lab) -> None:
         "sync.nodes.enabled=true",
     )
     vkc = lab.vkc("allnodes", "allnodes-ns")
+
+    def labels_inside() -> dict[str, str]:
+        out = kubectl(vkc, "get", "node", "kwok-node-0", "-o", "jsonpath={.metadata.labels}")
+        return json.loads(out.stdout or "{}")
+
     wait_for(
         "every host node inside",
         lambda: (
@@ -584,21 +596,94 @@ def test_all_host_nodes_inside_and_tenant_edits_undone(lab: Lab) -> None:
             == ["node/kwok-node-0", "node/kwok-node-1"]
         ),
     )
-    kubectl(vkc, "label", "node", "kwok-node-0", "edited=yes")
-    wait_for(
-        "the edit undone (no syncBackChanges)",
-        lambda: (
-            "edited"
-            not in kubectl(
-                vkc, "get", "node", "kwok-node-0", "-o", "jsonpath={.metadata.labels}"
-            ).stdout
-        ),
-    )
-    assert (
-        "edited"
-        not in lab.host("get", "node", "kwok-node-0", "-o", "jsonpath={.metadata.labels}").stdout
-    )
+    kubectl(vkc, "label", "node", "kwok-node-0", "edited=yes", "kubernetes.io/os-")
+    try:
+        # A change on the host still shows inside, and the tenant's edits stay on top of it.
+        lab.host("label", "node", "kwok-node-0", "zone=z2")
+        wait_for("the host's label inside", lambda: labels_inside().get("zone") == "z2")
+        labels = labels_inside()
+        assert labels["edited"] == "yes"
+        assert "kubernetes.io/os" not in labels
+        host_labels = json.loads(
+            lab.host("get", "node", "kwok-node-0", "-o", "jsonpath={.metadata.labels}").stdout
+        )
+        assert "edited" not in host_labels, "without syncBackChanges, edits stay inside"
+        assert host_labels["kubernetes.io/os"] == "linux"
+    finally:
+        lab.host("label", "node", "kwok-node-0", "zone-", check=False)
     lab.ok("delete", "allnodes", "-n", "allnodes-ns", "--delete-namespace")
+
+
+def test_a_scheduler_inside_places_pods_and_the_host_binds_them(lab: Lab, tmp_path: Path) -> None:
+    refused = lab.cli(
+        "create",
+        "bad",
+        "-n",
+        "bad-ns",
+        "--set",
+        "controlPlane.advanced.virtualScheduler.enabled=true",
+    )
+    assert refused.returncode != 0
+    assert "enable sync.fromHost.nodes" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    lab.ok(
+        "create",
+        "sched",
+        "-n",
+        "sched-ns",
+        "--no-connect",
+        "--set",
+        "sync.fromHost.nodes.enabled=true",
+        "--set",
+        "controlPlane.advanced.virtualScheduler.enabled=true",
+    )
+    vkc = lab.vkc("sched", "sched-ns")
+    # The tenant runs a scheduler of its own inside, under its own name.
+    with scheduler_named("tenant-scheduler", vkc, tmp_path):
+        kubectl(vkc, "run", "by-default", "--image=nginx")
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "by-tenant", "namespace": "default"},
+            "spec": {
+                "schedulerName": "tenant-scheduler",
+                "containers": [{"name": "c", "image": "nginx"}],
+            },
+        }
+        kubectl(vkc, "apply", "-f", "-", stdin=json.dumps(pod))
+        for name, scheduler in (
+            ("by-default", "default-scheduler"),
+            ("by-tenant", "tenant-scheduler"),
+        ):
+            wait_for(
+                f"{name} Running",
+                lambda n=name: (
+                    kubectl(vkc, "get", "pod", n, "-o", "jsonpath={.status.phase}").stdout
+                    == "Running"
+                ),
+            )
+            events = json.loads(
+                kubectl(
+                    vkc,
+                    "get",
+                    "events",
+                    "--field-selector",
+                    f"involvedObject.name={name},reason=Scheduled",
+                    "-o",
+                    "json",
+                ).stdout
+            )["items"]
+            assert {
+                e.get("reportingComponent") or e["source"].get("component") for e in events
+            } == {scheduler}, f"{name} was placed inside by {scheduler}"
+            node = kubectl(vkc, "get", "pod", name, "-o", "jsonpath={.spec.nodeName}").stdout
+            host_pod = json.loads(
+                lab.host(
+                    "-n", "sched-ns", "get", "pod", f"{name}-x-default-x-sched", "-o", "json"
+                ).stdout
+            )
+            assert host_pod["spec"]["nodeName"] == node, "the host binds to the chosen node"
+    lab.ok("delete", "sched", "-n", "sched-ns", "--delete-namespace")
 
 
 def test_network_policies_reach_the_host_scoped_to_the_tenant(lab: Lab) -> None:

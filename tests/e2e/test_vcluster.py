@@ -34,8 +34,10 @@ class Env:
     def host(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return kubectl(self.host_kc, *args, check=check)
 
-    def virtual(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return kubectl(self.vc_kc, *args, check=check)
+    def virtual(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return kubectl(self.vc_kc, *args, check=check, stdin=stdin)
 
     def host_json(self, *args: str) -> list[dict[str, Any]]:
         return json.loads(self.host(*args, "-o", "json").stdout)["items"]
@@ -177,38 +179,46 @@ def test_the_virtual_api_service_has_the_vcluster_service_ip(app: Env) -> None:
     assert pod["spec"]["hostAliases"][0]["ip"] == hip
 
 
-def test_a_service_ip_taken_on_the_host_is_replaced_inside(app: Env) -> None:
+def test_a_service_ip_taken_on_the_host_is_refused_or_replaced_inside(app: Env) -> None:
     app.host("-n", NS, "create", "service", "clusterip", "squatter", "--tcp=80:80")
     taken = app.host("-n", NS, "get", "svc", "squatter", "-o", "jsonpath={.spec.clusterIP}").stdout
-    app.virtual(
-        "-n",
-        "demo",
-        "create",
-        "service",
-        "clusterip",
-        "clash",
-        "--tcp=80:80",
-        f"--clusterip={taken}",
-    )
+    clash = ("-n", "demo", "create", "service", "clusterip", "clash", "--tcp=80:80")
+    try:
+        # Admission creates the host Service first: the address is refused as on a plain
+        # cluster where it is taken.
+        refused = app.virtual(*clash, f"--clusterip={taken}", check=False)
+        assert refused.returncode != 0
+        assert "already allocated" in refused.stderr, refused.stderr
+        assert f"clash-x-demo-x-{VC}" not in refused.stderr, "no host names in the message"
+        # Without the webhook (a tenant may delete it), the sync repairs the drift instead.
+        webhook = app.virtual("get", "mutatingwebhookconfiguration", "subkube", "-o", "json")
+        app.virtual("delete", "mutatingwebhookconfiguration", "subkube")
+        try:
+            app.virtual(*clash, f"--clusterip={taken}")
 
-    def same_new_ip() -> str | None:
-        vip = app.virtual(
-            "-n", "demo", "get", "svc", "clash", "-o", "jsonpath={.spec.clusterIP}", check=False
-        ).stdout
-        hip = app.host(
-            "-n",
-            NS,
-            "get",
-            "svc",
-            f"clash-x-demo-x-{VC}",
-            "-o",
-            "jsonpath={.spec.clusterIP}",
-            check=False,
-        ).stdout
-        return vip if vip and vip == hip and vip != taken else None
+            def same_new_ip() -> str | None:
+                vip = app.virtual(
+                    "-n", "demo", "get", "svc", "clash", "-o", "jsonpath={.spec.clusterIP}"
+                ).stdout
+                hip = app.host(
+                    "-n",
+                    NS,
+                    "get",
+                    "svc",
+                    f"clash-x-demo-x-{VC}",
+                    "-o",
+                    "jsonpath={.spec.clusterIP}",
+                    check=False,
+                ).stdout
+                return vip if vip and vip == hip and vip != taken else None
 
-    wait_for("the virtual Service to take the host's ClusterIP", same_new_ip)
-    app.host("-n", NS, "delete", "service", "squatter")
+            wait_for("the virtual Service to take the host's ClusterIP", same_new_ip)
+        finally:
+            config = json.loads(webhook.stdout)
+            config["metadata"] = {"name": "subkube"}
+            app.virtual("create", "-f", "-", stdin=json.dumps(config))
+    finally:
+        app.host("-n", NS, "delete", "service", "squatter")
 
 
 def test_selectorless_endpoints_and_claims_reach_the_host(app: Env, tmp_path: Path) -> None:

@@ -55,8 +55,11 @@ def test_controller_manager_runs_the_requested_controllers() -> None:
 
 
 def test_kwok_manages_only_annotated_nodes() -> None:
-    argv = kwok.argv(Path("/bin/kwok"), Path("/s.yaml"), Path("/k"), 9, "10.244.0.0/16")
+    argv = kwok.argv(
+        Path("/bin/kwok"), Path("/s.yaml"), Path("/k"), 9, "10.244.0.0/16", ["Logs", "Exec"]
+    )
     assert "--manage-all-nodes=false" in argv
+    assert "--enable-crds=Logs,Exec" in argv
     assert "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" in argv
     node = kwok.node_manifest("n1", pods=50)
     assert node["metadata"]["annotations"][kwok.MANAGED_ANNOTATION] == kwok.MANAGED_VALUE

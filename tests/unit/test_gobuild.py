@@ -96,18 +96,31 @@ def test_kwok_stages_follow_the_kustomization_order(tmp_path: Path) -> None:
     assert text.count("---") == 3
 
 
-def test_kwok_crds_are_the_portforward_and_logs_definitions(tmp_path: Path) -> None:
+def test_kwok_crds_are_the_definitions_of_the_served_kinds(tmp_path: Path) -> None:
     base = tmp_path / "kustomize" / "crd" / "bases"
     base.mkdir(parents=True)
-    for plural in ("portforwards", "logs"):
+    for plural in gobuild.KWOK_CRDS.values():
         (base / f"kwok.x-k8s.io_{plural}.yaml").write_text(
             f"---\nkind: CustomResourceDefinition\nmetadata:\n  name: {plural}.kwok.x-k8s.io\n"
         )
     text = gobuild.kwok_crds(tmp_path)
-    assert [d.split("name: ")[1].strip() for d in text.split("---")] == [
-        "portforwards.kwok.x-k8s.io",
-        "logs.kwok.x-k8s.io",
-    ]
+    names = [d.split("name: ")[1].strip() for d in text.split("---")]
+    assert names == [f"{p}.kwok.x-k8s.io" for p in gobuild.KWOK_CRDS.values()]
+    assert {"clusterlogs.kwok.x-k8s.io", "portforwards.kwok.x-k8s.io"} <= set(names)
     (base / "kwok.x-k8s.io_logs.yaml").unlink()
     with pytest.raises(SubkubeError, match=r"kwok\.x-k8s\.io_logs\.yaml"):
         gobuild.kwok_crds(tmp_path)
+
+
+def test_a_wrapper_module_keeps_the_upstream_go_and_godebug_lines() -> None:
+    gomod = gobuild.wrapper_gomod(
+        "subkube.local/toolchain/kwok",
+        "module sigs.k8s.io/kwok\n\ngo 1.26.0\n\ngodebug x509sha1=1\n",
+        "sigs.k8s.io/kwok v0.8.0",
+        ["sigs.k8s.io/kwok => ./kwok"],
+    )
+    assert gomod.startswith("module subkube.local/toolchain/kwok\n")
+    assert "\ngo 1.26.0\n" in gomod
+    assert "godebug x509sha1=1" in gomod
+    assert "require sigs.k8s.io/kwok v0.8.0" in gomod
+    assert "\tsigs.k8s.io/kwok => ./kwok\n" in gomod

@@ -1,6 +1,11 @@
 """Pure translate functions of the smaller kinds, with plain dicts."""
 
+import base64
+import json
+
+from subkube.runner.admission import review_response
 from subkube.syncer import names
+from subkube.syncer.engine import Admission
 from subkube.syncer.resources.endpoints import translate as endpoints
 from subkube.syncer.resources.events import translate as events
 from subkube.syncer.resources.nodes import translate as nodes
@@ -187,12 +192,79 @@ def test_daemonset_pods_alone_do_not_keep_a_fake_node() -> None:
         pod("a", ds=True),
         {"spec": {}, "status": {}},
     ]
-    assert nodes.needed_nodes(pods) == {"a"}
+    # A finished pod keeps its node: its logs are read through it.
+    assert nodes.needed_nodes(pods) == {"a", "c"}
+    assert [p["spec"]["nodeName"] for p in nodes.daemonset_pods_on("b", pods)] == ["b"]
 
 
 def test_fake_nodes_are_ready_and_labelled() -> None:
-    node = nodes.fake_node("n1", now="2026-01-01T00:00:00Z", kubelet_version="v1.35.4")
+    node = nodes.fake_node(
+        "n1", now="2026-01-01T00:00:00Z", kubelet_version="v1.35.4", address="127.0.0.1", port=9
+    )
+    assert "taints" not in node["spec"]
+    assert node["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 9}}
     assert node["metadata"]["labels"][nodes.FAKE_NODE_LABEL] == "true"
     ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
     assert ready[0]["status"] == "True"
     assert node["status"]["capacity"]["pods"] == "110"
+
+
+def test_a_service_is_born_with_its_host_copys_addresses() -> None:
+    vsvc = {
+        "metadata": {"name": "web", "namespace": "demo"},
+        "spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 443, "nodePort": 30443}]},
+    }
+    hsvc = {
+        "spec": {
+            "clusterIP": "10.96.7.7",
+            "clusterIPs": ["10.96.7.7"],
+            "ports": [{"port": 80, "nodePort": 30080}, {"port": 443, "nodePort": 30443}],
+        }
+    }
+    assert services.admission_patch(vsvc, hsvc) == [
+        {"op": "add", "path": "/spec/clusterIP", "value": "10.96.7.7"},
+        {"op": "add", "path": "/spec/clusterIPs", "value": ["10.96.7.7"]},
+        {"op": "add", "path": "/spec/ports/0/nodePort", "value": 30080},
+    ]
+    assert services.born_on_host(vsvc)
+    assert not services.born_on_host({"spec": {"clusterIP": "None"}})
+    assert not services.born_on_host({"spec": {"type": "ExternalName"}})
+
+
+def test_the_admission_answer_is_an_admission_review() -> None:
+    request = {"uid": "r1"}
+    allowed = review_response(request, Admission(patch=[{"op": "add", "path": "/x", "value": 1}]))
+    response = allowed["response"]
+    assert response["uid"] == "r1"
+    assert response["allowed"] is True
+    assert response["patchType"] == "JSONPatch"
+    assert json.loads(base64.b64decode(response["patch"])) == [
+        {"op": "add", "path": "/x", "value": 1}
+    ]
+    denied = review_response(request, Admission(allowed=False, code=422, message="taken"))
+    assert denied["response"]["status"] == {"code": 422, "message": "taken"}
+    assert "patch" not in denied["response"]
+
+
+def test_a_bound_claim_gets_its_volume_and_class_inside() -> None:
+    vclaim = {"metadata": {"name": "data", "namespace": "demo", "uid": "c1"}, "spec": {}}
+    hclaim = {
+        "spec": {"volumeName": "pvc-123", "storageClassName": "standard"},
+        "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["RWO"]},
+    }
+    volume = pvcs.virtual_volume(vclaim, hclaim)
+    assert volume["metadata"]["name"] == "pvc-123"
+    assert volume["spec"]["capacity"] == {"storage": "1Gi"}
+    assert volume["spec"]["accessModes"] == ["RWO"]
+    assert volume["spec"]["storageClassName"] == "standard"
+    assert volume["spec"]["claimRef"]["uid"] == "c1"
+    assert pvcs.is_volume_of(volume, "demo", "data")
+    assert not pvcs.is_volume_of(volume, "demo", "other")
+    assert pvcs.claim_binding(vclaim, hclaim) == {
+        "spec": {"volumeName": "pvc-123", "storageClassName": "standard"}
+    }
+    bound = {**vclaim, "spec": {"volumeName": "pvc-123", "storageClassName": "fast"}}
+    assert pvcs.claim_binding(bound, hclaim) is None
+    assert pvcs.claim_binding(vclaim, {**hclaim, "status": {"phase": "Pending"}}) == {
+        "spec": {"storageClassName": "standard"}
+    }

@@ -279,3 +279,55 @@ def test_pods_are_pinned_to_the_selected_host_nodes() -> None:
     pod = vpod()
     pod["spec"]["nodeSelector"] = {"disk": "ssd"}
     assert translate.to_host(pod, ctx)["spec"]["nodeSelector"] == {"disk": "ssd", "pool": "tenant"}
+
+
+def test_the_scheduler_name_is_kept_and_the_node_chosen_inside_only_with_a_virtual_scheduler() -> (
+    None
+):
+    pod = vpod(schedulerName="my-scheduler")
+    host = translate.to_host(pod, CTX)
+    assert host["spec"]["schedulerName"] == "my-scheduler"
+    assert "nodeName" not in host["spec"]
+    inside = copy.copy(CTX)
+    inside.virtual_scheduler = True
+    assert translate.to_host(pod, inside)["spec"]["nodeName"] == "virtual-node"
+
+
+def test_the_controller_kind_is_recorded_for_the_host() -> None:
+    pod = vpod()
+    pod["metadata"]["ownerReferences"] = [
+        {"kind": "Job", "name": "j1", "controller": True, "apiVersion": "batch/v1", "uid": "j"}
+    ]
+    host = translate.to_host(pod, CTX)
+    assert host["metadata"]["annotations"][translate.OWNER_KIND_ANNOTATION] == "Job"
+    assert (
+        translate.OWNER_KIND_ANNOTATION
+        not in translate.to_host(vpod(), CTX)["metadata"]["annotations"]
+    )
+
+
+def test_a_daemonset_pod_goes_to_its_node_whatever_the_host_node_labels() -> None:
+    pinned = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchFields": [
+                            {"key": "metadata.name", "operator": "In", "values": ["kwok-node-1"]}
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+    host = translate.to_host(vpod(nodeSelector={"disk": "ssd"}, affinity=pinned), CTX)
+    assert "nodeSelector" not in host["spec"]
+    assert host["spec"]["affinity"]["nodeAffinity"] == pinned["nodeAffinity"]
+    assert translate.pinned_nodes(host["spec"]) == {"kwok-node-1"}
+    by_label = copy.deepcopy(pinned)
+    term = by_label["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ][0]
+    term["matchExpressions"] = [{"key": "disk", "operator": "Exists"}]
+    host = translate.to_host(vpod(nodeSelector={"disk": "ssd"}, affinity=by_label), CTX)
+    assert host["spec"]["nodeSelector"] == {"disk": "ssd"}

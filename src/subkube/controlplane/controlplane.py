@@ -88,6 +88,7 @@ class ControlPlane:
             service_cidr=s.service_cidr,
             cluster_domain=s.cluster_domain,
             extra_sans=s.extra_sans,
+            runner_ips=s.runner_ips,
         )
         self._write_kubeconfigs(pki)
         timeout = s.startup_timeout

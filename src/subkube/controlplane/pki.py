@@ -70,6 +70,12 @@ class PKI:
         return CertPair(self.root / "apiserver.crt", self.root / "apiserver.key")
 
     @property
+    def runner(self) -> CertPair:
+        """The runner's own HTTPS endpoints (kubelet API, admission webhook), which only the
+        virtual API server calls: it trusts them through this CA."""
+        return CertPair(self.root / "runner.crt", self.root / "runner.key")
+
+    @property
     def sa_private(self) -> Path:
         return self.root / "sa.key"
 
@@ -210,6 +216,12 @@ def _current_sans(pair: CertPair) -> set[str] | None:
     return {str(v.value) for v in ext}
 
 
+def _ensure_serving(pki: PKI, pair: CertPair, cn: str, sans: list[x509.GeneralName]) -> None:
+    """Issue PAIR anew when it is missing or its SANs changed."""
+    if _current_sans(pair) != {str(s.value) for s in sans}:
+        _issue(pki.ca, pair, _name(cn), server=True, sans=sans)
+
+
 def first_service_ip(service_cidr: str) -> str:
     """The `kubernetes` Service's ClusterIP: the first address of the service range."""
     return str(next(ipaddress.ip_network(service_cidr, strict=False).hosts()))
@@ -222,6 +234,7 @@ def ensure_pki(
     cluster_domain: str = "cluster.local",
     extra_sans: list[str] | None = None,
     clients: list[ClientIdentity] | None = None,
+    runner_ips: list[str] | None = None,
 ) -> PKI:
     """Create whatever is missing; reissue the serving cert only if its SANs changed."""
     pki = PKI(root)
@@ -244,9 +257,13 @@ def ensure_pki(
             ips.append(extra)
         except ValueError:
             dns.append(extra)
-    sans = serving_sans(dns, ips)
-    if _current_sans(pki.apiserver) != {str(s.value) for s in sans}:
-        _issue(pki.ca, pki.apiserver, _name("kube-apiserver"), server=True, sans=sans)
+    _ensure_serving(pki, pki.apiserver, "kube-apiserver", serving_sans(dns, ips))
+    _ensure_serving(
+        pki,
+        pki.runner,
+        "subkube-runner",
+        serving_sans(["localhost"], ["127.0.0.1", *(runner_ips or [])]),
+    )
 
     if not pki.front_proxy_client.cert.exists():
         _issue(

@@ -153,10 +153,23 @@ class Process:
         return tail(self.log_path, lines)
 
 
-def free_port() -> int:
+def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return int(s.getsockname()[1])
+
+
+def remembered_port(path: Path, address: str = "127.0.0.1") -> int:
+    """The port recorded in PATH if it is still free on ADDRESS, else a fresh one (recorded):
+    whatever advertises it (a node's kubelet port) stays right across restarts."""
+    try:
+        port = int(path.read_text())
+    except (OSError, ValueError):
+        port = 0
+    if not port or port_in_use(port, address):
+        port = free_port(address)
+        path.write_text(str(port))
+    return port
 
 
 def port_in_use(port: int, address: str = "127.0.0.1") -> bool:

@@ -30,6 +30,8 @@ class ControlPlaneSpec:
     # Host clusters hand nodes pod CIDRs; a vcluster's nodes are fake and get none.
     allocate_node_cidrs: bool = True
     extra_sans: list[str] = field(default_factory=list)
+    # Addresses the runner's own endpoints (kubelet API, webhook) serve on besides loopback.
+    runner_ips: list[str] = field(default_factory=list)
     apiserver_extra_args: dict[str, str] = field(default_factory=dict)
     controller_manager_extra_args: dict[str, str] = field(default_factory=dict)
     # 0 means "any free port"; whatever is chosen is remembered in ports.json for restarts.

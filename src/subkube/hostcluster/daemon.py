@@ -1,4 +1,6 @@
-"""The background process of a local host: control plane + scheduler + kwok + fake nodes.
+"""The background process of a local host: control plane + scheduler + kwok + fake nodes,
+and what kwok does not do alone: files, exec and port-forward for its pods, a runtime for the
+subkube image's pods, a storage provisioner.
 
 Started detached by `subkube host up`; its children die with it (see controlplane.process).
 It records its progress in state.json, stops everything on SIGTERM, and restarts a component
@@ -11,6 +13,7 @@ import contextlib
 import logging
 import time
 from contextlib import AsyncExitStack
+from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,15 +24,16 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from subkube import daemonize
 from subkube import log as sklog
 from subkube.binaries.catalog import locate
-from subkube.binaries.gobuild import KWOK_CRDS_FILE, KWOK_STAGES_FILE
+from subkube.binaries.gobuild import KWOK_CRDS, KWOK_CRDS_FILE, KWOK_STAGES_FILE
 from subkube.controlplane import kwok
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.health import wait_until_healthy
-from subkube.controlplane.process import Process, free_port, port_in_use
+from subkube.controlplane.process import Process, remembered_port
 from subkube.controlplane.spec import ControlPlaneSpec
 from subkube.errors import SubkubeError
 from subkube.hostcluster.provisioner import Provisioner
 from subkube.hostcluster.runtime import LocalRuntime
+from subkube.hostcluster.simulation import PodSimulator
 from subkube.hostcluster.state import HostState, host_dir
 from subkube.kube.client import connect
 from subkube.kube.resource import Resource
@@ -106,18 +110,6 @@ async def apply_crds(kube: Kube, manifests: str, timeout: float) -> None:
     raise SubkubeError(f"CRDs {', '.join(names)} were not established within {timeout:.0f}s")
 
 
-def remembered_port(path: Path) -> int:
-    """The port used last time if it is free: nodes keep advertising it as their kubelet's."""
-    try:
-        port = int(path.read_text())
-    except (OSError, ValueError):
-        port = 0
-    if not port or port_in_use(port):
-        port = free_port()
-        path.write_text(str(port))
-    return port
-
-
 class HostDaemon:
     def __init__(self, spec: ControlPlaneSpec, nodes: int, pods_per_node: int) -> None:
         self.spec = spec
@@ -136,15 +128,27 @@ class HostDaemon:
             locate(KWOK_CRDS_FILE, executable=False).read_text(),
             self.spec.startup_timeout,
         )
+        home = self.spec.data_dir.parent
+        simulator = PodSimulator(kube, home)
+        self.stack.push_async_callback(simulator.stop)
+        await simulator.start()
+        stages = self.spec.data_dir / KWOK_STAGES_FILE
+        stages.write_text(
+            kwok.stage_config(
+                locate(KWOK_STAGES_FILE, executable=False).read_text(),
+                resources.files("subkube.hostcluster").joinpath("job-stages.yaml").read_text(),
+            )
+        )
         kwok_port = remembered_port(self.spec.data_dir / "kwok-port")
         self.kwok = self.cp.add_process(
             "kwok",
             kwok.argv(
                 locate("kwok"),
-                locate(KWOK_STAGES_FILE, executable=False),
+                stages,
                 self.cp.kubeconfig,
                 kwok_port,
                 self.spec.cluster_cidr,
+                KWOK_CRDS,
             ),
         )
         await self.kwok.start()
@@ -153,7 +157,6 @@ class HostDaemon:
         )
         await ensure_nodes(self.cp.kubeconfig, self.nodes, self.pods_per_node)
         await wait_nodes_ready(self.cp.kubeconfig, self.nodes, self.spec.startup_timeout)
-        home = self.spec.data_dir.parent
         provisioner = Provisioner(kube, home / "volumes")
         await provisioner.start()
         self.stack.push_async_callback(provisioner.stop)

@@ -9,7 +9,8 @@ Obj = dict[str, Any]
 
 # The repository name of the image `deploy/Dockerfile` builds (entrypoint `subkube`).
 RUNTIME_IMAGE = "subkube"
-RUNTIME_POD_SELECTOR = "app.kubernetes.io/name=subkube"
+RUNTIME_LABEL, RUNTIME_LABEL_VALUE = "app.kubernetes.io/name", "subkube"
+RUNTIME_POD_SELECTOR = f"{RUNTIME_LABEL}={RUNTIME_LABEL_VALUE}"
 # Where a kubelet mounts the pod's service-account token, CA and namespace.
 SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 # The port `subkube run --in-cluster` serves the virtual API on (the chart's containerPort).
@@ -23,16 +24,24 @@ def image_repository_name(image: str) -> str:
     return last.split(":", 1)[0]
 
 
-def runs_locally(pod: Obj) -> bool:
-    """A scheduled, live pod whose one container is the subkube image."""
-    spec = pod.get("spec", {})
-    containers = spec.get("containers") or []
+def is_runtime_pod(pod: Obj) -> bool:
+    """A pod of the chart (its label) whose one container is the subkube image."""
+    labels = pod.get("metadata", {}).get("labels") or {}
+    containers = pod.get("spec", {}).get("containers") or []
     return (
-        bool(spec.get("nodeName"))
-        and "deletionTimestamp" not in pod.get("metadata", {})
-        and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+        labels.get(RUNTIME_LABEL) == RUNTIME_LABEL_VALUE
         and len(containers) == 1
         and image_repository_name(containers[0].get("image", "")) == RUNTIME_IMAGE
+    )
+
+
+def runs_locally(pod: Obj) -> bool:
+    """A scheduled, live runtime pod."""
+    return (
+        is_runtime_pod(pod)
+        and bool(pod.get("spec", {}).get("nodeName"))
+        and "deletionTimestamp" not in pod.get("metadata", {})
+        and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
     )
 
 
@@ -133,6 +142,26 @@ def logs(pod: Obj, container: str, log_file: Path) -> Obj:
         "kind": "Logs",
         "metadata": _owned_meta(pod),
         "spec": {"logs": [{"containers": [container], "logsFile": str(log_file), "follow": True}]},
+    }
+
+
+def exec_in(pod: Obj, work_dir: Path) -> Obj:
+    """A kwok Exec object: `kubectl exec` runs the command on this machine, in WORK_DIR."""
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Exec",
+        "metadata": _owned_meta(pod),
+        "spec": {"execs": [{"local": {"workDir": str(work_dir)}}]},
+    }
+
+
+def attach(pod: Obj, container: str, log_file: Path) -> Obj:
+    """A kwok Attach object: `kubectl attach` follows the process's output."""
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Attach",
+        "metadata": _owned_meta(pod),
+        "spec": {"attaches": [{"containers": [container], "logsFile": str(log_file)}]},
     }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from subkube.kube.controller import Controller
 from subkube.kube.informer import Informer
-from subkube.kube.resource import PVCS, PVS, STORAGECLASSES, key_of
+from subkube.kube.resource import PVCS, PVS, STORAGECLASSES, key_of, object_reference
 from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.log import kv
 
@@ -56,7 +56,7 @@ def wants_volume(claim: Obj) -> bool:
 
 
 def volume_for(claim: Obj, path: Path) -> Obj:
-    meta, spec = claim["metadata"], claim.get("spec", {})
+    spec = claim.get("spec", {})
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
@@ -73,13 +73,7 @@ def volume_for(claim: Obj, path: Path) -> Obj:
             "storageClassName": spec.get("storageClassName") or CLASS_NAME,
             "volumeMode": spec.get("volumeMode", "Filesystem"),
             "hostPath": {"path": str(path), "type": "DirectoryOrCreate"},
-            "claimRef": {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "namespace": meta["namespace"],
-                "name": meta["name"],
-                "uid": meta["uid"],
-            },
+            "claimRef": object_reference(claim, "PersistentVolumeClaim"),
         },
     }
 

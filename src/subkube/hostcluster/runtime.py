@@ -5,7 +5,8 @@ chart needs its pod to really run, so the host runs that pod's container, `subku
 a child process with what a kubelet would give it: its volumes as directories (claims as
 their provisioned directories, so data outlives the pod), a service-account token bound to
 the pod, the in-cluster environment. Its ports are mapped to free loopback ports, and a kwok
-PortForward object points `kubectl port-forward` there; a Logs object serves `kubectl logs`.
+PortForward object points `kubectl port-forward` there; Logs and Attach objects serve its output
+to `kubectl logs` and `kubectl attach`, an Exec object runs `kubectl exec` in its directory.
 """
 
 import asyncio
@@ -17,6 +18,7 @@ import shutil
 import time
 from pathlib import Path
 
+from subkube.controlplane.kwok import ATTACHES, EXECS, LOGS, PORT_FORWARDS
 from subkube.controlplane.process import Process, free_port
 from subkube.hostcluster import podspec
 from subkube.kube.controller import Controller
@@ -27,8 +29,6 @@ from subkube.log import kv
 
 log = logging.getLogger("subkube.host.runtime")
 
-PORT_FORWARDS = Resource("kwok.x-k8s.io", "v1alpha1", "portforwards", "PortForward")
-LOGS = Resource("kwok.x-k8s.io", "v1alpha1", "logs", "Logs")
 TOKEN_SECONDS = 3600
 MAX_BACKOFF = 60.0
 # A process that ran this long before exiting starts its back-off afresh (a kubelet's rule).
@@ -101,7 +101,7 @@ class LocalRuntime:
 
     async def _start_pod(self, key: tuple[str, str], pod: Obj) -> None:
         container = pod["spec"]["containers"][0]
-        sandbox = self.root / "pods" / pod["metadata"]["uid"]
+        sandbox = sandbox_dir(self.root, pod["metadata"]["uid"])
         volumes = await self._volumes(pod, sandbox)
         mounts = {
             m["mountPath"]: volumes[m["name"]] / m.get("subPath", "")
@@ -122,16 +122,12 @@ class LocalRuntime:
             log.error("cannot run pod", extra=kv(pod="/".join(key), error=str(exc)))
             return
         log_file = sandbox / f"{container['name']}.log"
-        process = Process(
-            f"pod/{'/'.join(key)}",
-            argv,
-            log_file,
-            env=env,
-            cwd=rewrite_dir(container.get("workingDir"), mounts) or sandbox,
-            cri_log=True,
-        )
+        cwd = rewrite_dir(container.get("workingDir"), mounts) or sandbox
+        process = Process(f"pod/{'/'.join(key)}", argv, log_file, env=env, cwd=cwd, cri_log=True)
         await self.kube.apply(PORT_FORWARDS, podspec.port_forward(pod, ports))
         await self.kube.apply(LOGS, podspec.logs(pod, container["name"], log_file))
+        await self.kube.apply(ATTACHES, podspec.attach(pod, container["name"], log_file))
+        await self.kube.apply(EXECS, podspec.exec_in(pod, cwd))
         grace = float(pod["spec"].get("terminationGracePeriodSeconds", 30))
         local = LocalPod(pod["metadata"]["uid"], process, sandbox, grace, [])
         await process.start()
@@ -158,7 +154,7 @@ class LocalRuntime:
         log.info("pod stopped", extra=kv(pod="/".join(key)))
 
     async def _forget_objects(self, key: tuple[str, str], uid: str | None) -> None:
-        for res in (PORT_FORWARDS, LOGS):
+        for res in (PORT_FORWARDS, LOGS, ATTACHES, EXECS):
             with contextlib.suppress(ApiError):
                 await self.kube.delete(res, key[1], key[0], uid=uid)
 
@@ -265,6 +261,11 @@ class LocalRuntime:
                         )
                     except (ApiError, NotReady) as exc:
                         log.warning("token renewal failed", extra=kv(error=str(exc)))
+
+
+def sandbox_dir(home: Path, uid: str) -> Path:
+    """A runtime pod's directory: apart from the simulated pods' `pods/<namespace>/<name>`."""
+    return home / "runtime" / uid
 
 
 def rewrite_dir(value: str | None, mounts: dict[str, Path]) -> Path | None:

@@ -38,6 +38,7 @@ class Informer:
         label_selector: str | None = None,
         name: str = "",
         watch_timeout: int = 300,
+        keep: Callable[[Obj], Obj] | None = None,
     ) -> None:
         self.kube = kube
         self.resource = resource
@@ -45,6 +46,10 @@ class Informer:
         self.label_selector = label_selector
         self.name = name or resource.plural
         self.watch_timeout = watch_timeout
+        # What the cache holds of each object (client-go's transform): a reduced copy keeps
+        # the memory of a watch over every pod small. It must keep the metadata's name,
+        # namespace and resourceVersion. Handlers still receive whole objects.
+        self.keep = keep or slim
         self.cache: dict[Key, Obj] = {}
         self.handlers: list[Handler] = []
         self.synced = asyncio.Event()
@@ -64,7 +69,8 @@ class Informer:
         was based on (BASED_ON, or nothing for a create). The watch may already have
         delivered later versions while the write was in flight, and those must not be
         replaced by an older one."""
-        key = key_of(slim(obj))
+        obj = self.keep(obj)
+        key = key_of(obj)
         current = self.cache.get(key)
         if based_on is None:
             if current is None:
@@ -93,9 +99,9 @@ class Informer:
         for item in page.get("items", []):
             item.setdefault("apiVersion", self.resource.api_version)
             item.setdefault("kind", self.resource.kind)
-            fresh[key_of(item)] = slim(item)
+            fresh[key_of(item)] = item
         old = self.cache
-        self.cache = fresh
+        self.cache = {key: self.keep(obj) for key, obj in fresh.items()}
         self.resource_version = page.get("metadata", {}).get("resourceVersion", "")
         self.relists += 1
         for key, obj in fresh.items():
@@ -133,7 +139,7 @@ class Informer:
                 last = self.cache.pop(key, obj)
                 self._emit("DELETED", obj if obj.get("metadata") else last)
             elif kind in ("ADDED", "MODIFIED"):
-                self.cache[key] = slim(obj)
+                self.cache[key] = self.keep(obj)
                 self._emit(kind, obj)
             self.resource_version = rv or self.resource_version
 

@@ -48,6 +48,18 @@ def key_of(obj: dict[str, Any]) -> tuple[str, str]:
     return meta.get("namespace", ""), meta.get("name", "")
 
 
+def object_reference(obj: dict[str, Any], kind: str, api_version: str = "v1") -> dict[str, Any]:
+    """An ObjectReference to OBJ (a volume's claimRef, …)."""
+    meta = obj["metadata"]
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "namespace": meta["namespace"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+    }
+
+
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 CLUSTERROLES = Resource(
     "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False

@@ -7,6 +7,7 @@ reuses only the ApiClient's authentication and TLS.
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -56,8 +57,9 @@ class Kube:
         body: Any,
         content_type: str | None,
         timeout: float | None,
+        accept: str = "application/json",
     ) -> Any:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         return await self.api.call_api(
@@ -90,6 +92,22 @@ class Kube:
             if not 200 <= resp.status <= 299:
                 raise ApiError(resp.status, data, method, path)
             return data  # type: ignore[no-any-return]
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        path: str,
+        query: list[tuple[str, str]] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """GET PATH and hand over the open response, whatever its status: for bodies that
+        are not JSON or that never end (logs with follow, metrics text)."""
+        resp = await self._open(
+            "GET", path, query=query, body=None, content_type=None, timeout=timeout, accept="*/*"
+        )
+        async with resp:
+            yield resp
 
     async def get(self, res: Resource, name: str, namespace: str | None = None) -> Obj:
         return await self.request("GET", res.path(namespace, name))

@@ -18,11 +18,16 @@ from subkube.kube.resource import BY_PLURAL
 from subkube.kube.rest import Kube, Obj
 from subkube.log import kv
 from subkube.runner import hostside, policies
+from subkube.runner.admission import AdmissionWebhook
+from subkube.runner.kubelet.server import KubeletEndpoint, kubelet_address
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
 from subkube.syncer.syncer import Syncer, unsupported
 
 log = logging.getLogger(__name__)
+
+# Concurrent log streams to the host API (each `kubectl logs -f` holds one).
+STREAM_CONNECTIONS = 256
 
 # Controllers that act on nodes, volumes or cloud resources belong to the host: inside a
 # vcluster they would fight it (evict pods from fake nodes, bind volumes nobody provides).
@@ -44,6 +49,18 @@ HOST_CONTROLLERS = (
 
 def virtual_controllers() -> list[str]:
     return ["*", *(f"-{c}" for c in HOST_CONTROLLERS)]
+
+
+def virtual_apiserver_args(pki_dir: Path) -> dict[str, str]:
+    """What a vcluster's API server needs beyond a plain one's flags."""
+    return {
+        # Kubelets are the runner's endpoint: trusted only through the vcluster's CA, so a
+        # node a tenant points elsewhere reaches nothing.
+        "kubelet-certificate-authority": str(pki_dir / "ca.crt"),
+        # Nodes inside are Ready when made and no node controller runs to lift the
+        # not-ready taint this plugin puts on every new node.
+        "disable-admission-plugins": "TaintNodesByCondition",
+    }
 
 
 def check_supported(config: Config) -> None:
@@ -101,6 +118,7 @@ class VCluster:
         self.stack = AsyncExitStack()
         self.control_plane: ControlPlane | None = None
         self.syncer: Syncer | None = None
+        self.kubelet: KubeletEndpoint | None = None
         self.metrics_port = 0
 
     async def start(self) -> None:
@@ -122,14 +140,20 @@ class VCluster:
                     c.config.policies.podSecurityStandard, c.data_dir / "admission.yaml"
                 )
                 admission = {"admission-control-config-file": str(path)}
+            data_dir = c.data_dir / "controlplane"
+            kubelet_ip = kubelet_address()
+            virtual_scheduler = c.config.controlPlane.advanced.virtualScheduler.enabled
             spec = ControlPlaneSpec(
                 name=c.name,
-                data_dir=c.data_dir / "controlplane",
+                data_dir=data_dir,
                 **store_of(c.config),
                 service_cidr=cidr,
                 cluster_domain=net.clusterDomain,
+                scheduler=virtual_scheduler,
+                runner_ips=[kubelet_ip],
                 apiserver_extra_args={
                     **self._listen_args(),
+                    **virtual_apiserver_args(data_dir / "pki"),
                     **admission,
                     **c.config.controlPlane.apiServer.as_dict(),
                 },
@@ -168,7 +192,28 @@ class VCluster:
                     self.control_plane.kubeconfig.read_text(),
                     owner,
                 )
-            self.syncer = Syncer(ctx, c.config.sync)
+            # Streams of logs and exec get their own connections to the host: a `logs -f`
+            # held open must never take one the syncer needs.
+            streams_api = await self.stack.enter_async_context(
+                connect(c.host_kubeconfig, c.host_context, pool_size=STREAM_CONNECTIONS)
+            )
+            self.kubelet = KubeletEndpoint(
+                address=kubelet_ip,
+                pki=self.control_plane.pki,
+                host_api=streams_api,
+                host_namespace=c.host_namespace,
+                vcluster=c.name,
+                ports_dir=c.data_dir / "kubelet-ports",
+            )
+            self.stack.push_async_callback(self.kubelet.stop)
+            self.syncer = Syncer(
+                ctx, self.kubelet, c.config.sync, virtual_scheduler=virtual_scheduler
+            )
+            if self.syncer.pods is not None:
+                self.kubelet.serve_pods(self.syncer.pods.host)
+            webhook = AdmissionWebhook(self.control_plane.pki, c.data_dir / "webhook-port")
+            self.stack.push_async_callback(webhook.stop)
+            await webhook.start(ctx.virtual, [e.kind for e in self.syncer.engines])
             self.stack.push_async_callback(self.syncer.stop)
             await self.syncer.start()
             self.metrics_port = free_port()

@@ -11,8 +11,10 @@ and the few hooks where it differs; everything else lives here.
 
 import asyncio
 import copy
+import datetime as dt
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from subkube.aio import cancel_all
@@ -25,6 +27,20 @@ from subkube.syncer import merge, metrics, names
 from subkube.syncer.context import SyncContext
 
 log = logging.getLogger(__name__)
+
+# How long a host object made at admission waits for its virtual object before it is taken
+# for the leftover of a create the virtual API server refused after admission.
+PENDING_GRACE = 30.0
+
+
+@dataclass
+class Admission:
+    """A kind's answer to the virtual API server admitting one of its objects."""
+
+    allowed: bool = True
+    patch: list[Obj] = field(default_factory=list)
+    code: int = 200
+    message: str = ""
 
 
 class Kind:
@@ -108,6 +124,21 @@ class Kind:
     async def virtual_deleting(self, vobj: Obj, hobj: Obj | None) -> bool:
         """The virtual object has a deletionTimestamp. True: handled (skip normal sync)."""
         return False
+
+    async def virtual_gone(self, key: tuple[str, str], hobj: Obj | None) -> None:
+        """The virtual object is gone (HOBJ: its host copy, just deleted, if it had one)."""
+
+    def adoptable(self, vobj: Obj, hobj: Obj) -> bool:
+        """Whether a host object made at admission (recorded UID pending) is VOBJ's copy."""
+        return False
+
+    async def admit(self, request: Obj) -> Admission:
+        """A create of this kind, before the virtual API server stores it (the runner's
+        admission webhook calls this for kinds that declare `admitted`)."""
+        return Admission()
+
+    # Whether the runner's admission webhook sends this kind's creates to `admit`.
+    admitted = False
 
 
 class KindEngine:
@@ -220,6 +251,15 @@ class KindEngine:
                 )
             return
 
+        if hobj is not None and names.recorded_uid(hobj) == names.PENDING_UID:
+            if vobj is None:
+                wait = PENDING_GRACE - _age(hobj)
+                if wait > 0:
+                    self.queue.add_after(key, wait)
+                    return
+            elif self.kind.adoptable(vobj, hobj):
+                hobj = await self._adopt(vobj, hobj)
+
         deleting = vobj is not None and vobj["metadata"].get("deletionTimestamp")
         if deleting and await self.kind.virtual_deleting(vobj, hobj):
             return
@@ -227,18 +267,18 @@ class KindEngine:
         if vobj is None or not self.kind.wanted(vobj):
             if hobj is not None:
                 await self._delete_host(hobj)
+            if vobj is None:
+                await self.kind.virtual_gone(key, hobj)
             return
 
-        if hobj is not None:
-            recorded = (hobj["metadata"].get("annotations") or {}).get(names.ANNOTATION_UID)
-            if recorded != vobj["metadata"].get("uid"):
-                log.info(
-                    "host object belongs to an older virtual object; replacing it",
-                    extra=kv(kind=self.kind.name, host=host_name),
-                )
-                await self._delete_host(hobj)
-                self.queue.add_after(key, 0.2)
-                return
+        if hobj is not None and names.recorded_uid(hobj) != vobj["metadata"].get("uid"):
+            log.info(
+                "host object belongs to an older virtual object; replacing it",
+                extra=kv(kind=self.kind.name, host=host_name),
+            )
+            await self._delete_host(hobj)
+            self.queue.add_after(key, 0.2)
+            return
 
         desired = self.kind.to_host(copy.deepcopy(vobj))
         if hobj is None:
@@ -263,6 +303,22 @@ class KindEngine:
         if written is not None:
             self.virtual.write_through(written, vobj)
             self._count("status")
+
+    async def _adopt(self, vobj: Obj, hobj: Obj) -> Obj:
+        """Record the virtual UID on a host object made at admission."""
+        meta = hobj["metadata"]
+        patch = {
+            "metadata": {
+                "resourceVersion": meta["resourceVersion"],
+                "annotations": {names.ANNOTATION_UID: vobj["metadata"]["uid"]},
+            }
+        }
+        adopted = await self.ctx.host.patch(
+            self.kind.resource, meta["name"], patch, meta["namespace"]
+        )
+        self.host.write_through(adopted, hobj)
+        self._count("adopt")
+        return adopted
 
     async def _update_host(self, vobj: Obj, desired: Obj, hobj: Obj) -> None:
         labels, annotations = merge.merged_metadata(hobj["metadata"], desired["metadata"])
@@ -298,3 +354,11 @@ class KindEngine:
             grace_period=grace_period,
         )
         self._count("delete")
+
+
+def _age(obj: Obj) -> float:
+    created = obj["metadata"].get("creationTimestamp")
+    if not created:
+        return 0.0
+    then = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+    return (dt.datetime.now(dt.UTC) - then).total_seconds()

@@ -25,6 +25,9 @@ ANNOTATION_NAMESPACE = f"{DOMAIN}/object-namespace"
 ANNOTATION_UID = f"{DOMAIN}/object-uid"
 ANNOTATION_KIND = f"{DOMAIN}/object-kind"
 OWNED_ANNOTATIONS = (ANNOTATION_NAME, ANNOTATION_NAMESPACE, ANNOTATION_UID, ANNOTATION_KIND)
+# The recorded UID of a host object made while its virtual object was being admitted, before
+# the virtual API server gave it a UID: the syncer adopts it once the virtual object exists.
+PENDING_UID = "pending"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -112,6 +115,11 @@ def is_ours(host_obj: dict[str, Any], *, vcluster: str) -> bool:
         return False
     expected = host_name(annotations[ANNOTATION_NAME], namespace, vcluster) if namespace else None
     return expected is None or meta.get("name") == expected
+
+
+def recorded_uid(host_obj: dict[str, Any]) -> str | None:
+    """The UID of the virtual object a host object was made from, as recorded on it."""
+    return (host_obj.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_UID)
 
 
 def virtual_key(host_obj: dict[str, Any]) -> tuple[str, str] | None:

@@ -21,7 +21,7 @@ from subkube.syncer.resources.endpoints.syncer import Endpoints
 from subkube.syncer.resources.events.syncer import HostEvents
 from subkube.syncer.resources.hostclasses.syncer import CLASSES, HostClassMirror
 from subkube.syncer.resources.networkpolicies.syncer import NetworkPolicies
-from subkube.syncer.resources.nodes.syncer import FakeNodes, HostNodes
+from subkube.syncer.resources.nodes.syncer import FakeNodes, HostNodes, Kubelets
 from subkube.syncer.resources.persistentvolumeclaims.syncer import PersistentVolumeClaims
 from subkube.syncer.resources.pods.syncer import Pods
 from subkube.syncer.resources.secrets.syncer import Secrets
@@ -56,7 +56,17 @@ def unsupported(sync: Sync) -> list[str]:
 
 
 class Syncer:
-    def __init__(self, ctx: SyncContext, sync: Sync | None = None, workers: int = 10) -> None:
+    def __init__(
+        self,
+        ctx: SyncContext,
+        kubelets: Kubelets,
+        sync: Sync | None = None,
+        *,
+        virtual_scheduler: bool = False,
+        workers: int = 10,
+    ) -> None:
+        """KUBELETS: where nodes inside say their kubelet is; VIRTUAL_SCHEDULER: a scheduler
+        inside places pods on the copies of all host nodes."""
         self.ctx = ctx
         self.sync = sync or Sync()
         missing = unsupported(self.sync)
@@ -103,6 +113,7 @@ class Syncer:
                     if self.sync.fromHost.nodes.enabled
                     else {}
                 ),
+                virtual_scheduler=virtual_scheduler,
             ),
         )
         for engine in self.engines:
@@ -125,12 +136,14 @@ class Syncer:
                     ctx.host,
                     ctx.virtual,
                     self.pods.virtual,
-                    all_nodes=node_sync.selector.all,
+                    kubelets,
+                    # A scheduler inside can only place pods on nodes it sees.
+                    all_nodes=node_sync.selector.all or virtual_scheduler,
                     labels=node_sync.selector.labels,
                     sync_back=node_sync.syncBackChanges,
                 )
                 if node_sync.enabled
-                else FakeNodes(ctx.virtual, self.pods.virtual)
+                else FakeNodes(ctx.virtual, self.pods.virtual, kubelets)
             )
         self.classes = [
             HostClassMirror(ctx.host, ctx.virtual, resource)

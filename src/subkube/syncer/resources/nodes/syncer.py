@@ -5,11 +5,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from typing import Protocol
 
 from subkube.aio import cancel_all
 from subkube.binaries.pins import load_pins
 from subkube.kube.informer import Informer
-from subkube.kube.resource import LEASES, NODES
+from subkube.kube.resource import LEASES, NODES, PODS
 from subkube.kube.rest import TRANSIENT, ApiError, Kube, Obj
 from subkube.log import kv
 from subkube.syncer.resources.nodes import translate
@@ -17,6 +18,14 @@ from subkube.syncer.resources.nodes import translate
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
+
+
+class Kubelets(Protocol):
+    """Where the nodes inside say their kubelet is: the runner's endpoint, a port per node."""
+
+    address: str
+
+    async def port(self, node: str) -> int: ...
 
 
 def _now() -> str:
@@ -60,12 +69,23 @@ class NodeLoop:
     async def reconcile(self) -> None:
         raise NotImplementedError
 
+    async def remove_node(self, virtual: Kube, name: str, uid: str | None = None) -> None:
+        """Delete a node inside, its lease, and the DaemonSet pods bound to it."""
+        await virtual.delete(NODES, name, uid=uid)
+        await virtual.delete(LEASES, name, "kube-node-lease")
+        for pod in translate.daemonset_pods_on(name, self.pods.items()):
+            meta = pod["metadata"]
+            await virtual.delete(
+                PODS, meta["name"], meta["namespace"], grace_period=0, uid=meta["uid"]
+            )
+
 
 class FakeNodes(NodeLoop):
     name = "fake-nodes"
 
-    def __init__(self, virtual: Kube, pods: Informer) -> None:
+    def __init__(self, virtual: Kube, pods: Informer, kubelets: Kubelets) -> None:
         self.virtual = virtual
+        self.kubelets = kubelets
         self.nodes = Informer(
             virtual,
             NODES,
@@ -79,8 +99,12 @@ class FakeNodes(NodeLoop):
         needed = translate.needed_nodes(self.pods.items())
         have = {n["metadata"]["name"] for n in self.nodes.items()}
         now = _now()
+        address = self.kubelets.address
         for name in sorted(needed - have):
-            node = translate.fake_node(name, now=now, kubelet_version=self.kubelet_version)
+            port = await self.kubelets.port(name)
+            node = translate.fake_node(
+                name, now=now, kubelet_version=self.kubelet_version, address=address, port=port
+            )
             try:
                 created = await self.virtual.create(NODES, node)
                 created["status"] = node["status"]
@@ -90,9 +114,19 @@ class FakeNodes(NodeLoop):
                     raise
             log.info("fake node added", extra=kv(node=name))
         for name in sorted(have - needed):
-            await self.virtual.delete(NODES, name)
-            await self.virtual.delete(LEASES, name, "kube-node-lease")
+            await self.remove_node(self.virtual, name)
             log.info("fake node removed", extra=kv(node=name))
+        for name in sorted(needed & have):
+            # The runner's kubelet port can change across restarts (a taken port).
+            node = self.nodes.get("", name)
+            port = await self.kubelets.port(name)
+            if node is not None and translate.kubelet_differs(node, address, port):
+                await self.virtual.patch(
+                    NODES,
+                    name,
+                    {"status": translate.kubelet_status(address, port, name)},
+                    subresource="status",
+                )
         for name in sorted(needed):
             await self._renew(name, now)
 
@@ -107,8 +141,9 @@ class FakeNodes(NodeLoop):
 
 class HostNodes(NodeLoop):
     """sync.fromHost.nodes: copies of the real host nodes (all, those matching the selector's
-    labels, or those running tenant pods), their status kept current; tenant edits go back
-    to the host node with syncBackChanges, else are undone."""
+    labels, or those running tenant pods), their status kept current. Labels, taints and
+    unschedulable that a tenant sets go to the host node with syncBackChanges, else stay on
+    the copy inside only, on top of what the host says."""
 
     name = "host-nodes"
 
@@ -117,6 +152,7 @@ class HostNodes(NodeLoop):
         host: Kube,
         virtual: Kube,
         pods: Informer,
+        kubelets: Kubelets,
         *,
         all_nodes: bool,
         labels: dict[str, str],
@@ -124,6 +160,7 @@ class HostNodes(NodeLoop):
     ) -> None:
         self.host_api = host
         self.virtual = virtual
+        self.kubelets = kubelets
         self.all_nodes = all_nodes
         self.labels = labels
         self.sync_back = sync_back
@@ -145,7 +182,7 @@ class HostNodes(NodeLoop):
             # Fake nodes from an earlier configuration go too.
             ours = translate.HOST_NODE_LABEL in labels or translate.FAKE_NODE_LABEL in labels
             if ours and name not in needed:
-                await self.virtual.delete(NODES, name, uid=vnode["metadata"]["uid"])
+                await self.remove_node(self.virtual, name, vnode["metadata"]["uid"])
                 log.info("host node copy removed", extra=kv(node=name))
         for name in sorted(needed):
             hnode = self.host_nodes.get("", name)
@@ -161,12 +198,17 @@ class HostNodes(NodeLoop):
                 return  # a tenant's own Node object: not ours to touch
             await self.virtual.delete(NODES, name, uid=vnode["metadata"]["uid"])
             vnode = None
-        if vnode is not None and self.sync_back:
-            edits = translate.tenant_edits(vnode)
-            if edits:
-                hnode = await self.host_api.patch(NODES, name, edits)
-                log.info("node change sent to the host", extra=kv(node=name))
-        desired = translate.host_node_copy(hnode)
+        edits = translate.tenant_edits(vnode) if vnode is not None else None
+        if edits and self.sync_back:
+            hnode = await self.host_api.patch(NODES, name, edits)
+            log.info("node change sent to the host", extra=kv(node=name))
+            edits = None
+        desired = translate.host_node_copy(
+            hnode,
+            address=self.kubelets.address,
+            port=await self.kubelets.port(name),
+            edits=edits,
+        )
         if vnode is None:
             created = await self.virtual.create(NODES, {**desired, "status": {}})
             created["status"] = desired["status"]

@@ -19,18 +19,41 @@ def _is_daemonset_pod(pod: Obj) -> bool:
 
 
 def needed_nodes(pods: list[Obj]) -> set[str]:
-    """Nodes running at least one live tenant pod that is not a DaemonSet's: a DaemonSet
-    has a pod on every node, so its pods alone would keep every fake node forever."""
+    """Nodes holding at least one tenant pod that is not a DaemonSet's: a DaemonSet has a
+    pod on every node, so its pods alone would keep every fake node forever. A finished
+    pod counts: `kubectl logs` of a completed Job goes through its node."""
     out = set()
     for pod in pods:
         node = pod.get("spec", {}).get("nodeName")
-        phase = pod.get("status", {}).get("phase")
-        if node and phase not in ("Succeeded", "Failed") and not _is_daemonset_pod(pod):
+        if node and not _is_daemonset_pod(pod):
             out.add(node)
     return out
 
 
-def fake_node(name: str, *, now: str, kubelet_version: str) -> Obj:
+def daemonset_pods_on(node: str, pods: list[Obj]) -> list[Obj]:
+    """What goes with a fake node: a DaemonSet's pod lives and dies with its node (as the
+    pod garbage collector of a cluster removes pods of deleted nodes)."""
+    return [p for p in pods if p.get("spec", {}).get("nodeName") == node and _is_daemonset_pod(p)]
+
+
+def kubelet_status(address: str, port: int, node: str) -> Obj:
+    """Where the virtual API server reaches a node's kubelet: the runner's endpoint."""
+    return {
+        "addresses": [
+            {"type": "InternalIP", "address": address},
+            {"type": "Hostname", "address": node},
+        ],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
+    }
+
+
+def kubelet_differs(node: Obj, address: str, port: int) -> bool:
+    status = node.get("status") or {}
+    want = kubelet_status(address, port, node["metadata"]["name"])
+    return any(status.get(k) != v for k, v in want.items())
+
+
+def fake_node(name: str, *, now: str, kubelet_version: str, address: str, port: int) -> Obj:
     conditions = [
         {
             "type": t,
@@ -75,8 +98,7 @@ def fake_node(name: str, *, now: str, kubelet_version: str) -> Obj:
             "capacity": CAPACITY,
             "allocatable": CAPACITY,
             "conditions": conditions,
-            "addresses": [{"type": "Hostname", "address": name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            **kubelet_status(address, port, name),
             "nodeInfo": {
                 "architecture": "amd64",
                 "operatingSystem": "linux",
@@ -135,7 +157,9 @@ def _editable(node: Obj) -> Obj:
     }
 
 
-def host_node_copy(hnode: Obj) -> Obj:
+def host_node_copy(hnode: Obj, *, address: str, port: int, edits: Obj | None = None) -> Obj:
+    """The tenant's view of a host node: its kubelet is the runner's endpoint, and EDITS
+    (tenant_edits of the current view) stay applied on top of what the host says."""
     meta, spec = hnode["metadata"], hnode.get("spec", {})
     annotations = {
         k: v
@@ -145,17 +169,28 @@ def host_node_copy(hnode: Obj) -> Obj:
     # What the host said when copied: tenant edits are told apart from host changes by it.
     annotations[SNAPSHOT_ANNOTATION] = json.dumps(_editable(hnode), sort_keys=True)
     status = {k: v for k, v in (hnode.get("status") or {}).items() if k != "images"}
-    # The host's kubelet serves host pod names; inside, logs and exec need the syncer's way.
-    status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": 0}}
+    # The host's kubelet knows host pod names only: inside, nodes are reached through the
+    # runner, which translates them.
+    status.update(kubelet_status(address, port, meta["name"]))
+    labels = {**(meta.get("labels") or {})}
+    spec_out = {k: spec[k] for k in ("taints", "unschedulable") if k in spec}
+    if edits:
+        for key, value in ((edits.get("metadata") or {}).get("labels") or {}).items():
+            if value is None:
+                labels.pop(key, None)
+            else:
+                labels[key] = value
+        for key, value in (edits.get("spec") or {}).items():
+            if value is None:
+                spec_out.pop(key, None)
+            else:
+                spec_out[key] = value
+    labels[HOST_NODE_LABEL] = "true"
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {
-            "name": meta["name"],
-            "labels": {**(meta.get("labels") or {}), HOST_NODE_LABEL: "true"},
-            "annotations": annotations,
-        },
-        "spec": {k: spec[k] for k in ("taints", "unschedulable") if k in spec},
+        "metadata": {"name": meta["name"], "labels": labels, "annotations": annotations},
+        "spec": spec_out,
         "status": status,
     }
 

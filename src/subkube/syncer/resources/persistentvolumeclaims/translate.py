@@ -3,6 +3,7 @@
 import copy
 from typing import Any
 
+from subkube.kube.resource import object_reference
 from subkube.syncer import names
 
 Obj = dict[str, Any]
@@ -56,3 +57,61 @@ def status_to_virtual(vobj: Obj, hobj: Obj) -> Obj | None:
     out = copy.deepcopy(vobj)
     out["status"] = status
     return out
+
+
+# Virtual volumes stand for host volumes the tenant's claims are bound to.
+VOLUME_LABEL = f"{names.DOMAIN}/host-volume"
+# The source of a virtual volume: nothing inside mounts it, and the host's real source
+# (paths, secrets of its driver) is not the tenant's to see.
+VOLUME_DRIVER = "host-volume.subkube.io"
+
+
+def bound_volume(hobj: Obj) -> str:
+    """The host volume a host claim is bound to, or ''."""
+    if (hobj.get("status") or {}).get("phase") != "Bound":
+        return ""
+    return str((hobj.get("spec") or {}).get("volumeName") or "")
+
+
+def virtual_volume(vobj: Obj, hobj: Obj) -> Obj:
+    """The volume inside that a bound virtual claim names: the host volume's size, access
+    modes, mode and class, as the host claim reports them."""
+    hspec, hstatus = hobj.get("spec") or {}, hobj.get("status") or {}
+    spec: Obj = {
+        "capacity": hstatus.get("capacity") or (hspec.get("resources") or {}).get("requests"),
+        "accessModes": hstatus.get("accessModes") or hspec.get("accessModes"),
+        "persistentVolumeReclaimPolicy": "Delete",
+        "volumeMode": hspec.get("volumeMode", "Filesystem"),
+        "claimRef": object_reference(vobj, "PersistentVolumeClaim"),
+        "csi": {"driver": VOLUME_DRIVER, "volumeHandle": bound_volume(hobj)},
+    }
+    if hspec.get("storageClassName"):
+        spec["storageClassName"] = hspec["storageClassName"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": bound_volume(hobj), "labels": {VOLUME_LABEL: "true"}},
+        "spec": spec,
+    }
+
+
+def claim_binding(vobj: Obj, hobj: Obj) -> Obj | None:
+    """Merge patch binding the virtual claim to its volume, with the class the host chose
+    when the tenant named none; None when it already is."""
+    vspec, hspec = vobj.get("spec") or {}, hobj.get("spec") or {}
+    patch: Obj = {}
+    if not vspec.get("volumeName") and bound_volume(hobj):
+        patch["volumeName"] = bound_volume(hobj)
+    if not vspec.get("storageClassName") and hspec.get("storageClassName"):
+        patch["storageClassName"] = hspec["storageClassName"]
+    return {"spec": patch} if patch else None
+
+
+def is_volume_of(volume: Obj, namespace: str, name: str) -> bool:
+    ref = (volume.get("spec") or {}).get("claimRef") or {}
+    labels = volume.get("metadata", {}).get("labels") or {}
+    return (
+        labels.get(VOLUME_LABEL) == "true"
+        and ref.get("namespace") == namespace
+        and ref.get("name") == name
+    )

@@ -37,16 +37,23 @@ class Pods(Kind):
         *,
         keep_priority_class: bool = False,
         node_selector: dict[str, str] | None = None,
+        virtual_scheduler: bool = False,
     ) -> None:
         """SERVICES: virtual Services (for service links); HOST_SECRETS: our host Secrets
         (token Secrets carry our managed-by label, so the Secrets engine caches them);
         KEEP_PRIORITY_CLASS: the PriorityClasses inside are the host's; NODE_SELECTOR:
-        tenant pods run only on host nodes with these labels."""
+        tenant pods run only on host nodes with these labels; VIRTUAL_SCHEDULER: a
+        scheduler inside places pods, the host only binds them to the chosen node."""
         super().__init__(ctx)
         self.services = services
         self.host_secrets = host_secrets
         self.keep_priority_class = keep_priority_class
         self.node_selector = node_selector or {}
+        self.virtual_scheduler = virtual_scheduler
+
+    def wanted(self, vobj: Obj) -> bool:
+        # With a scheduler inside, a pod reaches the host once it has been placed.
+        return not self.virtual_scheduler or bool(vobj.get("spec", {}).get("nodeName"))
 
     async def _token_secret(self, name: str) -> Obj | None:
         if self.host_secrets is not None and self.host_secrets.synced.is_set():
@@ -70,6 +77,7 @@ class Pods(Kind):
             services=services,
             keep_priority_class=self.keep_priority_class,
             node_selector=self.node_selector,
+            virtual_scheduler=self.virtual_scheduler,
         )
 
     def to_host(self, vobj: Obj) -> Obj:
@@ -105,9 +113,12 @@ class Pods(Kind):
         return await super().sync_back(vobj, hobj)
 
     async def host_missing(self, vobj: Obj) -> bool:
-        # A bound virtual pod had a host pod: someone deleted it on the host. Like a node
-        # losing a pod, the virtual pod goes too, and its controller replaces it.
-        if not vobj.get("spec", {}).get("nodeName"):
+        # A virtual pod that ran on the host had a host pod: someone deleted it there. Like
+        # a node losing a pod, the virtual pod goes too, and its controller replaces it.
+        # Only a status from the host tells that it ran: a pod can be bound inside before
+        # it ever reached the host (a tenant's nodeName, a scheduler inside).
+        status = vobj.get("status") or {}
+        if not (status.get("hostIP") or status.get("startTime")):
             return False
         meta = vobj["metadata"]
         log.info(

@@ -17,6 +17,10 @@ Obj = dict[str, Any]
 LABELS_ANNOTATION = f"{DOMAIN}/labels"
 ANNOTATIONS_ANNOTATION = f"{DOMAIN}/annotations"
 SERVICE_ACCOUNT_ANNOTATION = f"{DOMAIN}/service-account-name"
+# The kind of the virtual pod's controller (Job, ReplicaSet, …): the host copy is owned by
+# the vcluster's Service, and whoever on the host treats pods by their owner (the local
+# host completes Jobs' pods) reads it here.
+OWNER_KIND_ANNOTATION = f"{DOMAIN}/object-owner-kind"
 TOKEN_SECRET_SUFFIX = "-x-token"
 
 # Downward-API fields whose host value would be wrong: redirected to annotations that carry
@@ -47,6 +51,8 @@ class PodContext:
     keep_priority_class: bool = False
     # sync.fromHost.nodes.selector.labels: the host nodes tenant pods may run on.
     node_selector: dict[str, str] = field(default_factory=dict)
+    # controlPlane.advanced.virtualScheduler: pods are placed inside; the host only binds.
+    virtual_scheduler: bool = False
 
 
 def token_secret_name(host_pod_name: str) -> str:
@@ -270,6 +276,8 @@ def to_host(vpod: Obj, ctx: PodContext) -> Obj:
         }
     )
     host_meta["annotations"][SERVICE_ACCOUNT_ANNOTATION] = spec.get("serviceAccountName", "default")
+    if owner_kind := controller_kind(vpod):
+        host_meta["annotations"][OWNER_KIND_ANNOTATION] = owner_kind
     host_pod_name = host_meta["name"]
 
     extra_env = _kubernetes_env(ctx.api_service_ip, ctx.api_service_port)
@@ -298,13 +306,21 @@ def to_host(vpod: Obj, ctx: PodContext) -> Obj:
     spec.pop("serviceAccount", None)
     spec["automountServiceAccountToken"] = False
     spec["enableServiceLinks"] = False
-    # The host schedules: a virtual node name or scheduler means nothing there, nor does a
-    # priority class that exists only inside (the host's admission resolves it anew).
-    dropped = ["nodeName", "schedulerName", "priority", "preemptionPolicy", "overhead"]
+    # The host schedules, with the scheduler the tenant named (the host may run it), unless
+    # a scheduler inside already chose the node. A priority class that exists only inside
+    # means nothing there (the host's admission resolves it anew).
+    dropped = ["priority", "preemptionPolicy", "overhead"]
+    if not ctx.virtual_scheduler:
+        dropped.append("nodeName")
     if not ctx.keep_priority_class:
         dropped.append("priorityClassName")
     for f in dropped:
         spec.pop(f, None)
+    if pinned_nodes(spec):
+        # A DaemonSet's pod names its node; the controller inside already matched the
+        # DaemonSet's node selector against the tenant's view of that node, labels the
+        # host's node may lack.
+        spec.pop("nodeSelector", None)
     if ctx.node_selector:
         spec["nodeSelector"] = {**(spec.get("nodeSelector") or {}), **ctx.node_selector}
     if "hostname" not in spec and names.is_dns_label(name):
@@ -350,6 +366,33 @@ def to_host(vpod: Obj, ctx: PodContext) -> Obj:
         tsc["labelSelector"] = _translate_selector(tsc.get("labelSelector"), ns, vc)
 
     return {"apiVersion": "v1", "kind": "Pod", "metadata": host_meta, "spec": spec}
+
+
+def controller_kind(vpod: Obj) -> str:
+    for ref in vpod.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("kind", ""))
+    return ""
+
+
+def pinned_nodes(spec: Obj) -> set[str]:
+    """The nodes a pod's required node affinity names by `metadata.name` in every term (what
+    the DaemonSet controller writes), or nothing if any term selects by labels."""
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    out: set[str] = set()
+    for term in required.get("nodeSelectorTerms") or []:
+        fields = [
+            f
+            for f in term.get("matchFields") or []
+            if f.get("key") == "metadata.name" and f.get("operator") == "In"
+        ]
+        if not fields or term.get("matchExpressions"):
+            return set()
+        for f in fields:
+            out.update(f.get("values") or [])
+    return out
 
 
 def host_spec_update(desired: Obj, actual: Obj) -> Obj | None:

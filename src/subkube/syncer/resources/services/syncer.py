@@ -1,12 +1,13 @@
 """Services: the same ClusterIP inside and on the host; load-balancer status back."""
 
+import copy
 import logging
 
 from subkube.kube.resource import SERVICES, Resource
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
-from subkube.syncer import names
-from subkube.syncer.engine import Kind
+from subkube.syncer import merge, names
+from subkube.syncer.engine import Admission, Kind
 from subkube.syncer.resources.services import translate
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,56 @@ class Services(Kind):
     name = "services"
     resource: Resource = SERVICES
     translate = translate
+    admitted = True
+
+    def adoptable(self, vobj: Obj, hobj: Obj) -> bool:
+        return not translate.ip_mismatch(vobj, hobj)
+
+    async def admit(self, request: Obj) -> Admission:
+        """Create the host Service first and give the one being created its ClusterIP, so the
+        tenant's create already answers with the address the host routes. Anything this
+        cannot do is left to the sync (which recreates the virtual Service with the host's
+        IP), except a ClusterIP the tenant asked for that the host refuses: a plain cluster
+        refuses that create too."""
+        vobj = copy.deepcopy(request.get("object") or {})
+        meta = vobj.setdefault("metadata", {})
+        namespace = request.get("namespace") or meta.get("namespace", "")
+        name = meta.get("name") or request.get("name", "")
+        if (
+            request.get("dryRun")
+            or not name
+            or (namespace, name) in SKIPPED
+            or not translate.born_on_host(vobj)
+        ):
+            return Admission()
+        meta.update(namespace=namespace, name=name, uid=names.PENDING_UID)
+        ctx = self.ctx
+        host_name = ctx.host_name(name, namespace)
+        if await ctx.virtual.get_or_none(SERVICES, name, namespace) is not None:
+            return Admission()  # the virtual API server refuses the duplicate itself
+        existing = await ctx.host.get_or_none(SERVICES, host_name, ctx.host_namespace)
+        if existing is not None and not names.is_ours(existing, vcluster=ctx.vcluster):
+            return Admission()
+        if existing is not None and names.recorded_uid(existing) != names.PENDING_UID:
+            # The copy of an earlier Service of that name that the sync has not removed yet.
+            await ctx.host.delete(
+                SERVICES, host_name, ctx.host_namespace, uid=existing["metadata"]["uid"]
+            )
+            existing = None
+        if existing is None:
+            desired = merge.stamp_records(self.to_host(vobj))
+            try:
+                existing = await ctx.host.create(SERVICES, desired, ctx.host_namespace)
+            except ApiError as exc:
+                if exc.status != 422:
+                    raise
+                message = str(exc.body.get("message", "")).replace(host_name, name)
+                return Admission(allowed=False, code=422, message=message)
+            log.info(
+                "host service created at admission",
+                extra=kv(service=f"{namespace}/{name}", ip=existing["spec"].get("clusterIP")),
+            )
+        return Admission(patch=translate.admission_patch(vobj, existing))
 
     def wanted(self, vobj: Obj) -> bool:
         meta = vobj["metadata"]

@@ -90,3 +90,32 @@ def recreated_with_ip(vobj: Obj, ip: str) -> Obj:
     out["spec"]["clusterIPs"] = [ip]
     out.pop("status", None)
     return out
+
+
+def born_on_host(vobj: Obj) -> bool:
+    """Whether a Service being created gets its host copy first, to be born with the host's
+    ClusterIP: every Service that has a ClusterIP."""
+    spec = vobj.get("spec") or {}
+    return spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None"
+
+
+def admission_patch(vobj: Obj, hobj: Obj) -> list[Obj]:
+    """JSON patch giving the Service being admitted its host copy's ClusterIPs and node
+    ports, so what the tenant creates is what the host allocated."""
+    hspec = hobj.get("spec") or {}
+    ops: list[Obj] = []
+    if hspec.get("clusterIP"):
+        ops.append({"op": "add", "path": "/spec/clusterIP", "value": hspec["clusterIP"]})
+        ops.append(
+            {
+                "op": "add",
+                "path": "/spec/clusterIPs",
+                "value": hspec.get("clusterIPs") or [hspec["clusterIP"]],
+            }
+        )
+    host_ports = hspec.get("ports") or []
+    for i, port in enumerate((vobj.get("spec") or {}).get("ports") or []):
+        node_port = host_ports[i].get("nodePort") if i < len(host_ports) else None
+        if node_port and port.get("nodePort") != node_port:
+            ops.append({"op": "add", "path": f"/spec/ports/{i}/nodePort", "value": node_port})
+    return ops
