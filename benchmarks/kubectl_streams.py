@@ -17,27 +17,20 @@ import re
 import socket
 import statistics
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
+from common import host_with_vcluster, run
+
 from subkube.binaries.catalog import locate
 
-SUBKUBE = [sys.executable, "-m", "subkube"]
 POD = """apiVersion: v1
 kind: Pod
 metadata: {name: bench, namespace: default}
 spec:
   containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
 """
-
-
-def run(cmd: list[str], env: dict[str, str], stdin: str | None = None) -> str:
-    return subprocess.run(
-        cmd, check=True, capture_output=True, text=True, input=stdin, env={**os.environ, **env}
-    ).stdout
 
 
 def kubectl(kubeconfig: str) -> list[str]:
@@ -105,39 +98,29 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--megabytes", type=int, default=64)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as state:
-        env = {"SUBKUBE_STATE_DIR": state}
-        try:
-            run([*SUBKUBE, "host", "up", "--name", "streams", "--nodes", "2"], env)
-            host_kc = run([*SUBKUBE, "host", "kubeconfig", "--name", "streams"], env).strip()
-            env["KUBECONFIG"] = host_kc
-            run([*SUBKUBE, "create", "bench", "-n", "tenant", "--no-connect"], env)
-            vc_kc = run([*SUBKUBE, "kubeconfig", "bench", "-n", "tenant"], env).strip()
-            sides = {"host": host_kc, "vcluster": vc_kc}
-            for kc in sides.values():
-                start_pod(kc)
-            timings: dict[tuple[str, str], list[float]] = {}
-            commands = {
-                "logs": ["logs", "bench"],
-                "exec -- true": ["exec", "bench", "--", "true"],
-            }
-            for _ in range(args.calls):
-                for what, cmd in commands.items():
-                    for side, kc in sides.items():
-                        timings.setdefault((what, side), []).append(timed([*kubectl(kc), *cmd]))
-            memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
-            print(f"machine: {os.cpu_count()} cores, {memory_kb / 1024**2:.0f} GiB")
-            print(f"{'call':<16}{'side':<10}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
-            for (what, side), values in timings.items():
-                print(
-                    f"{what:<16}{side:<10}{percentile(values, 0.5):>9.1f}"
-                    f"{percentile(values, 0.99):>9.1f}{statistics.fmean(values):>9.1f}"
-                )
-            for side, kc in sides.items():
-                print(f"port-forward {side:<10}{throughput(kc, args.megabytes):>8.1f} MB/s")
-        finally:
-            run([*SUBKUBE, "delete", "bench", "-n", "tenant"], env)
-            run([*SUBKUBE, "host", "down", "--name", "streams", "--purge"], env)
+    with host_with_vcluster("streams") as lab:
+        sides = {"host": lab.host_kubeconfig, "vcluster": lab.vcluster_kubeconfig}
+        for kc in sides.values():
+            start_pod(kc)
+        timings: dict[tuple[str, str], list[float]] = {}
+        commands = {
+            "logs": ["logs", "bench"],
+            "exec -- true": ["exec", "bench", "--", "true"],
+        }
+        for _ in range(args.calls):
+            for what, cmd in commands.items():
+                for side, kc in sides.items():
+                    timings.setdefault((what, side), []).append(timed([*kubectl(kc), *cmd]))
+        memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        print(f"machine: {os.cpu_count()} cores, {memory_kb / 1024**2:.0f} GiB")
+        print(f"{'call':<16}{'side':<10}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+        for (what, side), values in timings.items():
+            print(
+                f"{what:<16}{side:<10}{percentile(values, 0.5):>9.1f}"
+                f"{percentile(values, 0.99):>9.1f}{statistics.fmean(values):>9.1f}"
+            )
+        for side, kc in sides.items():
+            print(f"port-forward {side:<10}{throughput(kc, args.megabytes):>8.1f} MB/s")
 
 
 if __name__ == "__main__":

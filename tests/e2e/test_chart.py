@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from subkube.config.model import Sync
 from subkube.daemonize import pid_alive
+from subkube.syncer import registry
 from tests.conftest import kubectl, namespace_snapshot, require_binary, subkube, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -72,6 +74,42 @@ def test_cluster_role_only_for_features_that_need_it(flag: str) -> None:
     docs = kinds(helm("template", "vc1", str(CHART), "--set", flag).stdout)
     assert "ClusterRole" in docs
     assert "ClusterRoleBinding" in docs
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"toHost.networkPolicies.enabled": True},
+        {"fromHost.nodes.enabled": True},
+        {"fromHost.nodes.enabled": True, "fromHost.nodes.syncBackChanges": True},
+        {"fromHost.storageClasses.enabled": True},
+        {
+            "fromHost.ingressClasses.enabled": True,
+            "fromHost.priorityClasses.enabled": True,
+            "fromHost.runtimeClasses.enabled": True,
+        },
+        {"toHost.configMaps.enabled": False, "toHost.pods.enabled": False},
+    ],
+)
+def test_the_rendered_rbac_is_what_the_registry_says(values: dict[str, bool]) -> None:
+    sets: list[str] = []
+    data: dict[str, Any] = {}
+    for path, on in values.items():
+        sets += ["--set", f"sync.{path}={str(on).lower()}"]
+        *parents, leaf = path.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = on
+    rendered = [
+        d for d in yaml.safe_load_all(helm("template", "vc1", str(CHART), *sets).stdout) if d
+    ]
+    namespaced, cluster = registry.host_rules(Sync.model_validate(data))
+    role = next(d for d in rendered if d["kind"] == "Role")
+    assert role["rules"] == [r.as_dict() for r in namespaced]
+    cluster_roles = [d for d in rendered if d["kind"] == "ClusterRole"]
+    assert [r for d in cluster_roles for r in d["rules"]] == [r.as_dict() for r in cluster]
 
 
 def test_network_policy_sync_is_allowed_in_the_namespace_only() -> None:

@@ -22,6 +22,7 @@ from subkube.hostcluster import podfiles
 from subkube.syncer import names
 from tests.conftest import kubectl, require_binary, scheduler_named, subkube, wait_for
 from tests.e2e import jobs
+from tests.e2e.lab import HostLab
 
 pytestmark = pytest.mark.e2e
 
@@ -31,26 +32,7 @@ VC, OTHER = "vc1", "vc2"
 NAMESPACES = ("demo", "other")
 
 
-class Lab:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.state = root / "state"
-        self.host_kc = Path()
-        self.kc: dict[str, Path] = {}
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {"SUBKUBE_STATE_DIR": str(self.state), "KUBECONFIG": str(self.host_kc)}
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subkube(*args, env=self.env)
-
-    def host(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return kubectl(self.host_kc, *args, check=check)
-
-    def host_json(self, *args: str) -> Any:
-        return json.loads(self.host(*args, "-o", "json").stdout)
-
+class Lab(HostLab):
     def v(self, *args: str, vc: str = VC, check: bool = True, **kw: Any) -> Any:
         return kubectl(self.kc[vc], *args, check=check, **kw)
 

@@ -143,4 +143,6 @@ def test_policies_become_host_objects_owned_by_the_vcluster(tmp_path: Path) -> N
     path = policies.admission_config("baseline", tmp_path / "a.yaml")
     conf = yaml.safe_load(path.read_text())["plugins"][0]["configuration"]
     assert conf["defaults"]["enforce"] == "baseline"
-    assert conf["exemptions"]["namespaces"] == ["kube-system"]
+    assert conf["exemptions"]["namespaces"] == [], (
+        "the syncer exempts no namespace, nor does admission"
+    )

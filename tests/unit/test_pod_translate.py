@@ -331,3 +331,69 @@ def test_a_daemonset_pod_goes_to_its_node_whatever_the_host_node_labels() -> Non
     term["matchExpressions"] = [{"key": "disk", "operator": "Exists"}]
     host = translate.to_host(vpod(nodeSelector={"disk": "ssd"}, affinity=by_label), CTX)
     assert host["spec"]["nodeSelector"] == {"disk": "ssd"}
+
+
+def test_every_name_a_pod_gives_is_translated_never_passed_through() -> None:
+    """vc-NAME (the kubeconfig Secret), another vcluster's translated name, a raw host
+    name: each is taken as a name of the tenant's namespace and translated."""
+    guesses = ["vc-vc1", "web-x-demo-x-vc2", "subkube-workload-vc1"]
+    volumes = [
+        {"name": "a", "secret": {"secretName": guesses[0]}},
+        {"name": "b", "projected": {"sources": [{"secret": {"name": guesses[1]}}]}},
+        {"name": "c", "azureFile": {"secretName": guesses[2], "shareName": "s"}},
+        {"name": "d", "csi": {"driver": "x", "nodePublishSecretRef": {"name": guesses[0]}}},
+        {"name": "e", "flexVolume": {"driver": "x", "secretRef": {"name": guesses[0]}}},
+        {
+            "name": "f",
+            "iscsi": {"targetPortal": "t", "iqn": "i", "lun": 0, "secretRef": {"name": guesses[0]}},
+        },
+        {"name": "g", "cinder": {"volumeID": "v", "secretRef": {"name": guesses[0]}}},
+        {
+            "name": "h",
+            "scaleIO": {"gateway": "g", "system": "s", "secretRef": {"name": guesses[0]}},
+        },
+        {"name": "i", "storageos": {"volumeName": "v", "secretRef": {"name": guesses[0]}}},
+        {"name": "j", "cephfs": {"monitors": ["m"], "secretRef": {"name": guesses[0]}}},
+        {"name": "k", "rbd": {"monitors": ["m"], "image": "i", "secretRef": {"name": guesses[0]}}},
+        {"name": "l", "glusterfs": {"endpoints": guesses[1], "path": "p"}},
+        {"name": "m", "persistentVolumeClaim": {"claimName": guesses[1]}},
+        {"name": "n", "configMap": {"name": guesses[0]}},
+    ]
+    pod = vpod(
+        volumes=volumes,
+        imagePullSecrets=[{"name": guesses[0]}],
+        resourceClaims=[{"name": "gpu", "resourceClaimName": guesses[1]}],
+    )
+    host = translate.to_host(pod, CTX)["spec"]
+    given: list[str] = []
+    for vol in host["volumes"]:
+        for value in _names_in(vol):
+            given.append(value)
+    given += [s["name"] for s in host["imagePullSecrets"]]
+    given += [host["resourceClaims"][0]["resourceClaimName"]]
+    translated = {names.host_name(g, "demo", "vc1") for g in guesses} | {
+        names.host_name(n, "demo", "vc1") for n in ("regcred",)
+    }
+    assert given
+    assert set(given) <= translated, set(given) - translated
+    refs = pod_references(pod)
+    assert refs["secrets"] >= {guesses[0], guesses[2]}
+
+
+def _names_in(volume: dict) -> list[str]:
+    """Every object name a translated volume carries."""
+    out = []
+    for key, value in volume.items():
+        if key == "name" or not isinstance(value, dict):
+            continue
+        for field in ("secretName", "claimName", "endpoints"):
+            if field in value:
+                out.append(value[field])
+        if "name" in value and key == "configMap":
+            out.append(value["name"])
+        for ref in ("secretRef", "nodePublishSecretRef"):
+            if ref in value:
+                out.append(value[ref]["name"])
+        for source in value.get("sources") or []:
+            out += [s["name"] for s in source.values() if isinstance(s, dict) and "name" in s]
+    return out

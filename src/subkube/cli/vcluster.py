@@ -68,6 +68,9 @@ def create(
             upgrade=upgrade,
             driver=driver,
             on_phase=lambda p: status.update(f"vcluster {name}: {p}…"),
+            on_warning=lambda w: console_err.print(
+                f"[yellow]warning:[/yellow] {w}", highlight=False
+            ),
         )
     console.print(
         f"[green]✓[/green] vcluster [bold]{name}[/bold] is running in namespace "

@@ -133,7 +133,7 @@ def validate(data: dict[str, Any], source: str = "config") -> Config:
 def load(
     files: list[Path] | None = None, sets: list[str] | None = None
 ) -> tuple[Config, list[str]]:
-    """The effective config and the warnings about old keys."""
+    """The effective config, and warnings about old keys and risky choices."""
     data: dict[str, Any] = {}
     warnings: list[str] = []
     names = []
@@ -147,7 +147,20 @@ def load(
         warnings += [f"--set: {w}" for w in found]
         data = deep_merge(data, migrated)
         names.append("--set")
-    return validate(data, ", ".join(names) or "defaults"), warnings
+    config = validate(data, ", ".join(names) or "defaults")
+    return config, warnings + risks(config)
+
+
+def risks(config: Config) -> list[str]:
+    """What the config allows that a platform team should know it chose."""
+    if config.policies.podSecurityStandard == "privileged":
+        return [
+            "policies.podSecurityStandard=privileged: tenant pods reach the host with whatever "
+            "they ask for (hostPath, hostNetwork, hostPID, privileged containers, any "
+            "capability), which is root on the host's nodes; use baseline unless tenants are "
+            "trusted"
+        ]
+    return []
 
 
 def json_schema() -> dict[str, Any]:

@@ -7,7 +7,7 @@ users' camelCase on purpose: the models are the file format.
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -231,7 +231,18 @@ class LimitRange(Toggle):
 
 
 class Policies(Strict):
-    podSecurityStandard: Literal["", "privileged", "baseline", "restricted"] = ""
+    podSecurityStandard: Literal["privileged", "baseline", "restricted"] = Field(
+        "baseline",
+        description="Enforced on every tenant pod by the syncer and the host namespace, and "
+        "at admission inside; privileged lets tenants reach the host's nodes.",
+    )
+
+    @field_validator("podSecurityStandard", mode="before")
+    @classmethod
+    def _unset_is_default(cls, value: object) -> object:
+        # Files written when the default was "" (nothing enforced) get today's default.
+        return "baseline" if value == "" else value
+
     resourceQuota: ResourceQuota = ResourceQuota()
     limitRange: LimitRange = LimitRange()
     networkPolicy: Toggle = Toggle()

@@ -29,9 +29,12 @@ from subkube.runner.kubeconfigs import current_context
 from subkube.runner.state import VClusterState, known_vclusters, load_state, vcluster_dir
 from subkube.runner.vcluster import check_supported
 from subkube.syncer import names
+from subkube.syncer.resources.pods import security
 
 DAEMON_MODULE = "subkube.runner.daemon"
 CREATED_BY_LABEL = f"{names.DOMAIN}/created-by"
+# The host's Pod Security admission: the level every pod of the namespace must meet.
+ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 NAMESPACE_GONE_TIMEOUT = 120.0
 
 
@@ -57,8 +60,9 @@ def is_running(state: VClusterState | None) -> bool:
 
 
 async def _prepare_namespace(
-    kubeconfig: Path, context: str | None, namespace: str, create: bool
-) -> None:
+    kubeconfig: Path, context: str | None, namespace: str, create: bool, level: str
+) -> str | None:
+    """Make sure NAMESPACE can take the vcluster; a warning if it lets pods break LEVEL."""
     async with connect(kubeconfig, context) as api:
         host = Kube(api)
         try:
@@ -81,12 +85,31 @@ async def _prepare_namespace(
                     f"{NAMESPACE_GONE_TIMEOUT:.0f}s; wait for it or pick another namespace"
                 )
         if existing is not None:
-            return
+            labels = existing["metadata"].get("labels") or {}
+            enforced = labels.get(ENFORCE_LABEL, "")
+            if labels.get(CREATED_BY_LABEL) == "subkube" and security.more_permissive(
+                level, enforced
+            ):
+                # A namespace subkube made lets in what its vclusters allow (an upgrade to a
+                # lower level, or another vcluster there). It is never tightened: the pods of
+                # a vcluster already in it would be refused by the host.
+                patch = {"metadata": {"labels": {ENFORCE_LABEL: level}}}
+                await host.patch(NAMESPACES, namespace, patch)
+                return None
+            if security.more_permissive(enforced, level):
+                return (
+                    f"host namespace {namespace} enforces Pod Security "
+                    f"{enforced or 'privileged (no label)'}, more permissive than the "
+                    f"vcluster's {level}: the syncer still refuses pods that break {level}, "
+                    f"but label the namespace {ENFORCE_LABEL}={level} to have the host "
+                    "refuse them too"
+                )
+            return None
         if not create:
             raise SubkubeError(f"host namespace {namespace} does not exist")
-        await host.create(
-            NAMESPACES, {"metadata": {"name": namespace, "labels": {CREATED_BY_LABEL: "subkube"}}}
-        )
+        labels = {CREATED_BY_LABEL: "subkube", ENFORCE_LABEL: level}
+        await host.create(NAMESPACES, {"metadata": {"name": namespace, "labels": labels}})
+        return None
 
 
 def create(
@@ -101,6 +124,7 @@ def create(
     upgrade: bool = False,
     driver: str = "local",
     on_phase: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> VClusterState:
     try:
         names.validate_vcluster_name(name)
@@ -131,7 +155,10 @@ def create(
     # Pin the host context now: `subkube connect` later changes the current context of
     # that very file, and the host must stay the host.
     context = context or current_context(host) or None
-    asyncio.run(_prepare_namespace(host, context, namespace, create_namespace))
+    level = (config or Config()).policies.podSecurityStandard
+    warning = asyncio.run(_prepare_namespace(host, context, namespace, create_namespace, level))
+    if warning and on_warning:
+        on_warning(warning)
     if driver == "helm":
         state = VClusterState(
             name=name, namespace=namespace, host_kubeconfig=str(host), host_context=context or ""

@@ -1,7 +1,8 @@
 """config.policies applied by the local runner (the chart renders the same objects).
 
 ResourceQuota, LimitRange and NetworkPolicy live in the host namespace, owned by the
-vcluster's Service; the Pod Security Standard is enforced by the virtual API server.
+vcluster's Service. The Pod Security Standard is the syncer's to enforce (and the host
+namespace's); the virtual API server's admission only refuses the same pods sooner.
 """
 
 from pathlib import Path
@@ -89,8 +90,9 @@ def admission_config(level: str, path: Path) -> Path:
         "apiVersion": "pod-security.admission.config.k8s.io/v1",
         "kind": "PodSecurityConfiguration",
         "defaults": defaults,
-        # The vcluster's own DNS runs in kube-system, as in a real cluster, unrestricted.
-        "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": ["kube-system"]},
+        # No exemptions: the syncer refuses what breaks the level in every namespace (the
+        # vcluster's own DNS complies), so admission says the same, only sooner.
+        "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": []},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

@@ -22,7 +22,8 @@ from subkube.runner.admission import AdmissionWebhook
 from subkube.runner.kubelet.server import KubeletEndpoint, kubelet_address
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
-from subkube.syncer.syncer import Syncer, unsupported
+from subkube.syncer.registry import unsupported
+from subkube.syncer.syncer import Syncer
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +135,9 @@ class VCluster:
             api_ip = owner["spec"]["clusterIP"]
             if c.apply_host_policies:
                 await self._apply_host_policies(host, owner)
-            admission = {}
-            if c.config.policies.podSecurityStandard:
-                path = policies.admission_config(
-                    c.config.policies.podSecurityStandard, c.data_dir / "admission.yaml"
-                )
-                admission = {"admission-control-config-file": str(path)}
+            pod_security = c.config.policies.podSecurityStandard
+            path = policies.admission_config(pod_security, c.data_dir / "admission.yaml")
+            admission = {"admission-control-config-file": str(path)}
             data_dir = c.data_dir / "controlplane"
             kubelet_ip = kubelet_address()
             virtual_scheduler = c.config.controlPlane.advanced.virtualScheduler.enabled
@@ -207,7 +205,11 @@ class VCluster:
             )
             self.stack.push_async_callback(self.kubelet.stop)
             self.syncer = Syncer(
-                ctx, self.kubelet, c.config.sync, virtual_scheduler=virtual_scheduler
+                ctx,
+                self.kubelet,
+                c.config.sync,
+                pod_security=pod_security,
+                virtual_scheduler=virtual_scheduler,
             )
             if self.syncer.pods is not None:
                 self.kubelet.serve_pods(self.syncer.pods.host)

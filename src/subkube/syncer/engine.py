@@ -116,6 +116,11 @@ class Kind:
         """Last step before create (pods mint tokens here)."""
         return desired
 
+    async def refuse(self, vobj: Obj) -> bool:
+        """Whether the host copy of VOBJ must not be made (the kind has told the tenant
+        why). Not an error: nothing retries until the virtual object changes."""
+        return False
+
     async def host_missing(self, vobj: Obj) -> bool:
         """The host object is gone although the virtual one exists. True: handled here,
         do not recreate (pods: the host deleted the pod, so the virtual pod goes too)."""
@@ -282,7 +287,7 @@ class KindEngine:
 
         desired = self.kind.to_host(copy.deepcopy(vobj))
         if hobj is None:
-            if await self.kind.host_missing(vobj):
+            if await self.kind.host_missing(vobj) or await self.kind.refuse(vobj):
                 return
             desired = merge.stamp_records(await self.kind.prepare(vobj, desired))
             try:

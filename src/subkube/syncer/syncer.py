@@ -16,6 +16,7 @@ from subkube.syncer.context import SyncContext
 from subkube.syncer.dns import coredns
 from subkube.syncer.engine import Kind, KindEngine
 from subkube.syncer.references import ReferenceIndex
+from subkube.syncer.registry import unsupported
 from subkube.syncer.resources.configmaps.syncer import ConfigMaps
 from subkube.syncer.resources.endpoints.syncer import Endpoints
 from subkube.syncer.resources.events.syncer import HostEvents
@@ -30,31 +31,6 @@ from subkube.syncer.resources.services.syncer import Services
 log = logging.getLogger(__name__)
 
 
-# Kinds the syncer can copy today; the others in the config are refused at start.
-SUPPORTED = {
-    "toHost": {
-        "pods",
-        "services",
-        "endpoints",
-        "persistentVolumeClaims",
-        "configMaps",
-        "secrets",
-        "networkPolicies",
-    },
-    "fromHost": {"events", "nodes", *CLASSES},
-}
-
-
-def unsupported(sync: Sync) -> list[str]:
-    out = []
-    for direction in ("toHost", "fromHost"):
-        section = getattr(sync, direction)
-        for name in type(section).model_fields:
-            if getattr(section, name).enabled and name not in SUPPORTED[direction]:
-                out.append(f"sync.{direction}.{name}")
-    return out
-
-
 class Syncer:
     def __init__(
         self,
@@ -62,11 +38,13 @@ class Syncer:
         kubelets: Kubelets,
         sync: Sync | None = None,
         *,
+        pod_security: str = "baseline",
         virtual_scheduler: bool = False,
         workers: int = 10,
     ) -> None:
-        """KUBELETS: where nodes inside say their kubelet is; VIRTUAL_SCHEDULER: a scheduler
-        inside places pods on the copies of all host nodes."""
+        """KUBELETS: where nodes inside say their kubelet is; POD_SECURITY: the Pod Security
+        Standard no host pod may break; VIRTUAL_SCHEDULER: a scheduler inside places pods
+        on the copies of all host nodes."""
         self.ctx = ctx
         self.sync = sync or Sync()
         missing = unsupported(self.sync)
@@ -114,6 +92,7 @@ class Syncer:
                     else {}
                 ),
                 virtual_scheduler=virtual_scheduler,
+                pod_security=pod_security,
             ),
         )
         for engine in self.engines:

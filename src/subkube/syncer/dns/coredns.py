@@ -98,6 +98,14 @@ def manifests(cluster_domain: str = "cluster.local") -> list[tuple[str, Obj]]:
                         "spec": {
                             "serviceAccountName": "coredns",
                             "dnsPolicy": "Default",
+                            # Within restricted, the strictest Pod Security Standard: the
+                            # syncer holds the vcluster's own pods to its level too.
+                            "securityContext": {
+                                "runAsNonRoot": True,
+                                "runAsUser": 65532,
+                                "runAsGroup": 65532,
+                                "seccompProfile": {"type": "RuntimeDefault"},
+                            },
                             "containers": [
                                 {
                                     "name": "coredns",
@@ -108,6 +116,16 @@ def manifests(cluster_domain: str = "cluster.local") -> list[tuple[str, Obj]]:
                                         {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
                                     ],
                                     "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}},
+                                    # Port 53 as a non-root user: the image's binary
+                                    # carries the file capability.
+                                    "securityContext": {
+                                        "allowPrivilegeEscalation": False,
+                                        "readOnlyRootFilesystem": True,
+                                        "capabilities": {
+                                            "add": ["NET_BIND_SERVICE"],
+                                            "drop": ["ALL"],
+                                        },
+                                    },
                                     "volumeMounts": [
                                         {"name": "config", "mountPath": "/etc/coredns"}
                                     ],

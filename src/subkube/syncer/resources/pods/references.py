@@ -4,6 +4,31 @@ from typing import Any
 
 Refs = dict[str, set[str]]
 
+# Volume types that name a Secret of the pod's namespace for their driver: volume field ->
+# the path to the name inside it.
+SECRET_REFS: dict[str, tuple[str, ...]] = {
+    "azureFile": ("secretName",),
+    "cephfs": ("secretRef", "name"),
+    "cinder": ("secretRef", "name"),
+    "csi": ("nodePublishSecretRef", "name"),
+    "flexVolume": ("secretRef", "name"),
+    "iscsi": ("secretRef", "name"),
+    "rbd": ("secretRef", "name"),
+    "scaleIO": ("secretRef", "name"),
+    "storageos": ("secretRef", "name"),
+}
+
+
+def driver_secret(volume: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """(the dict holding the name, its key) of a volume's driver Secret, if it names one."""
+    for kind, path in SECRET_REFS.items():
+        node = volume.get(kind)
+        for step in path[:-1]:
+            node = (node or {}).get(step)
+        if node and node.get(path[-1]):
+            return node, path[-1]
+    return None
+
 
 def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [
@@ -43,11 +68,7 @@ def pod_references(pod: dict[str, Any]) -> Refs:
                 refs["configmaps"].add(cm["name"])
             if (sec := source.get("secret")) and sec.get("name"):
                 refs["secrets"].add(sec["name"])
-        for driver_ref in (
-            (vol.get("csi") or {}).get("nodePublishSecretRef"),
-            (vol.get("cephfs") or {}).get("secretRef"),
-            (vol.get("rbd") or {}).get("secretRef"),
-        ):
-            if driver_ref and driver_ref.get("name"):
-                refs["secrets"].add(driver_ref["name"])
+        if found := driver_secret(vol):
+            holder, key = found
+            refs["secrets"].add(holder[key])
     return refs

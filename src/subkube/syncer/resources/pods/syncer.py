@@ -5,13 +5,13 @@ import datetime as dt
 import logging
 
 from subkube.kube.informer import Informer
-from subkube.kube.resource import PODS, SECRETS, Resource
+from subkube.kube.resource import EVENTS, PODS, SECRETS, Resource
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
 from subkube.syncer import names
 from subkube.syncer.context import SyncContext
 from subkube.syncer.engine import Kind
-from subkube.syncer.resources.pods import translate
+from subkube.syncer.resources.pods import security, translate
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,9 @@ TOKEN_EXPIRY_ANNOTATION = f"{names.DOMAIN}/token-expires"
 DEFAULT_TOKEN_SECONDS = 3607
 # Like the kubelet: renew once 80 % of a token's lifetime has passed.
 RENEW_FRACTION = 0.8
+# The reason on a refused pod's PodScheduled condition and on its Warning event.
+REFUSED = "Forbidden"
+STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 
 
 def _now() -> dt.datetime:
@@ -38,18 +41,21 @@ class Pods(Kind):
         keep_priority_class: bool = False,
         node_selector: dict[str, str] | None = None,
         virtual_scheduler: bool = False,
+        pod_security: str = security.BASELINE,
     ) -> None:
         """SERVICES: virtual Services (for service links); HOST_SECRETS: our host Secrets
         (token Secrets carry our managed-by label, so the Secrets engine caches them);
         KEEP_PRIORITY_CLASS: the PriorityClasses inside are the host's; NODE_SELECTOR:
         tenant pods run only on host nodes with these labels; VIRTUAL_SCHEDULER: a
-        scheduler inside places pods, the host only binds them to the chosen node."""
+        scheduler inside places pods, the host only binds them to the chosen node;
+        POD_SECURITY: the Pod Security Standard no host pod may break."""
         super().__init__(ctx)
         self.services = services
         self.host_secrets = host_secrets
         self.keep_priority_class = keep_priority_class
         self.node_selector = node_selector or {}
         self.virtual_scheduler = virtual_scheduler
+        self.pod_security = pod_security
 
     def wanted(self, vobj: Obj) -> bool:
         # With a scheduler inside, a pod reaches the host once it has been placed.
@@ -111,6 +117,44 @@ class Pods(Kind):
                 if not exc.conflict:
                     raise
         return await super().sync_back(vobj, hobj)
+
+    async def refuse(self, vobj: Obj) -> bool:
+        found = security.violations(vobj, self.pod_security)
+        if not found:
+            return False
+        message = "; ".join(str(v) for v in found)
+        if translate.refused_with(vobj, REFUSED) != message:
+            await self._tell_refused(vobj, message)
+        return True
+
+    async def _tell_refused(self, vobj: Obj, message: str) -> None:
+        """A Warning event and the pod's status say why it never reaches a node."""
+        meta = vobj["metadata"]
+        now = _now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        log.info(
+            "pod refused by pod security",
+            extra=kv(pod=f"{meta['namespace']}/{meta['name']}", why=message),
+        )
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": REFUSED,
+            "message": message,
+            "lastTransitionTime": now,
+        }
+        await self.ctx.virtual.patch(
+            PODS,
+            meta["name"],
+            {"status": {"conditions": [condition]}},
+            meta["namespace"],
+            content_type=STRATEGIC_MERGE,
+            subresource="status",
+        )
+        await self.ctx.virtual.create(
+            EVENTS,
+            translate.refusal_event(vobj, REFUSED, message, now=now, vcluster=self.ctx.vcluster),
+            meta["namespace"],
+        )
 
     async def host_missing(self, vobj: Obj) -> bool:
         # A virtual pod that ran on the host had a host pod: someone deleted it there. Like

@@ -11,6 +11,7 @@ from typing import Any
 
 from subkube.syncer import names
 from subkube.syncer.names import DOMAIN
+from subkube.syncer.resources.pods.references import driver_secret
 
 Obj = dict[str, Any]
 
@@ -190,10 +191,11 @@ def _translate_volumes(
             vol["persistentVolumeClaim"] = {
                 "claimName": names.host_name(f"{pod_name}-{vol['name']}", ns, vc)
             }
-        for driver in ("csi", "cephfs", "rbd"):
-            ref_field = "nodePublishSecretRef" if driver == "csi" else "secretRef"
-            if (src := vol.get(driver)) and (ref := src.get(ref_field)) and ref.get("name"):
-                ref["name"] = _rename(ref["name"], ns, vc)
+        if found := driver_secret(vol):
+            holder, key = found
+            holder[key] = _rename(holder[key], ns, vc)
+        if (gluster := vol.get("glusterfs")) and gluster.get("endpoints"):
+            gluster["endpoints"] = _rename(gluster["endpoints"], ns, vc)
         projected = vol.get("projected")
         if not projected:
             continue
@@ -301,6 +303,12 @@ def to_host(vpod: Obj, ctx: PodContext) -> Obj:
     )
     for s in spec.get("imagePullSecrets") or []:
         s["name"] = _rename(s.get("name"), ns, vc)
+    # Every name a pod gives is one of its namespace's objects, and so is translated, whether
+    # or not subkube syncs that kind: never a host object of that very name.
+    for claim in spec.get("resourceClaims") or []:
+        for key in ("resourceClaimName", "resourceClaimTemplateName"):
+            if claim.get(key):
+                claim[key] = _rename(claim[key], ns, vc)
 
     spec["serviceAccountName"] = ctx.workload_service_account
     spec.pop("serviceAccount", None)
@@ -430,3 +438,37 @@ def status_to_virtual(vpod: Obj, hpod: Obj) -> Obj | None:
     out = copy.deepcopy(vpod)
     out["status"] = status
     return out
+
+
+def refused_with(vpod: Obj, reason: str) -> str | None:
+    """The message of the PodScheduled condition a refusal for REASON left, if any."""
+    for condition in (vpod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == reason:
+            return str(condition.get("message", ""))
+    return None
+
+
+def refusal_event(vpod: Obj, reason: str, message: str, *, now: str, vcluster: str) -> Obj:
+    """The Warning event a tenant sees in `kubectl describe pod` for a refused pod."""
+    meta = vpod["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid", ""),
+        },
+        "type": "Warning",
+        "reason": reason,
+        "message": message,
+        "source": {"component": "subkube-syncer"},
+        "reportingComponent": "subkube.io/syncer",
+        "reportingInstance": vcluster,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }

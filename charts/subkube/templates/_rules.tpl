@@ -1,0 +1,97 @@
+{{/* Generated from subkube.syncer.registry by `python -m subkube.chart charts/subkube`;
+     edit the registry, not this file. */}}
+{{- define "subkube.hostRules" -}}
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, create]
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get, create]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, update]
+{{- if .Values.sync.toHost.pods.enabled }}
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, patch]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [pods/exec, pods/attach, pods/portforward]
+  verbs: [get, create]
+{{- end }}
+{{- if .Values.sync.toHost.services.enabled }}
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- if .Values.sync.toHost.endpoints.enabled }}
+- apiGroups: [""]
+  resources: [endpoints]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- if .Values.sync.toHost.persistentVolumeClaims.enabled }}
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- if .Values.sync.toHost.configMaps.enabled }}
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- if .Values.sync.toHost.secrets.enabled }}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- if .Values.sync.toHost.networkPolicies.enabled }}
+- apiGroups: ["networking.k8s.io"]
+  resources: [networkpolicies]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- if .Values.sync.fromHost.events.enabled }}
+- apiGroups: [""]
+  resources: [events]
+  verbs: [get, list, watch]
+{{- end }}
+{{- end -}}
+{{- define "subkube.clusterRules" -}}
+{{- if .Values.sync.fromHost.nodes.enabled }}
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [nodes/proxy]
+  verbs: [get]
+{{- end }}
+{{- if and .Values.sync.fromHost.nodes.enabled .Values.sync.fromHost.nodes.syncBackChanges }}
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [patch]
+{{- end }}
+{{- if .Values.sync.fromHost.storageClasses.enabled }}
+- apiGroups: ["storage.k8s.io"]
+  resources: [storageclasses]
+  verbs: [get, list, watch]
+{{- end }}
+{{- if .Values.sync.fromHost.ingressClasses.enabled }}
+- apiGroups: ["networking.k8s.io"]
+  resources: [ingressclasses]
+  verbs: [get, list, watch]
+{{- end }}
+{{- if .Values.sync.fromHost.priorityClasses.enabled }}
+- apiGroups: ["scheduling.k8s.io"]
+  resources: [priorityclasses]
+  verbs: [get, list, watch]
+{{- end }}
+{{- if .Values.sync.fromHost.runtimeClasses.enabled }}
+- apiGroups: ["node.k8s.io"]
+  resources: [runtimeclasses]
+  verbs: [get, list, watch]
+{{- end }}
+{{- end -}}
