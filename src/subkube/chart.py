@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from subkube.config.load import json_schema
-from subkube.config.model import Config
+from subkube.config.model import Config, Sync
 from subkube.syncer import registry
 
 RULES_TEMPLATE = Path("templates") / "_rules.tpl"
@@ -33,15 +33,12 @@ def schema_json() -> str:
 
 
 def _condition(flags: tuple[str, ...]) -> str:
-    paths = [f".Values.sync.{f}" + ("" if _is_bool(f) else ".enabled") for f in flags]
+    paths = [
+        f".Values.sync.{f}"
+        + ("" if isinstance(registry.flag_value(Sync(), f), bool) else ".enabled")
+        for f in flags
+    ]
     return paths[0] if len(paths) == 1 else f"and {' '.join(paths)}"
-
-
-def _is_bool(flag: str) -> bool:
-    node = Config().sync
-    for part in flag.split("."):
-        node = getattr(node, part)
-    return isinstance(node, bool)
 
 
 def rules_tpl() -> str:

@@ -34,6 +34,9 @@ class Lab(HostLab):
     def v_json(self, vc: str, *args: str) -> Any:
         return json.loads(self.v(vc, *args, "-o", "json").stdout)
 
+    def apply(self, vc: str, obj: dict[str, Any], *flags: str, check: bool = True) -> Any:
+        return self.v(vc, "apply", *flags, "-f", "-", stdin=json.dumps(obj), check=check)
+
     def create(self, vc: str, namespace: str, level: str) -> subprocess.CompletedProcess[str]:
         res = self.cli(
             "create",
@@ -165,37 +168,29 @@ def refusal(lab: Lab, vc: str, name: str, namespace: str = "escape") -> str | No
     return None
 
 
+def apply_escapes(lab: Lab, vc: str) -> list[str]:
+    """Every escape pod tried in VC's namespace `escape`; the names the API server stored."""
+    stored = []
+    for name, (spec, _) in ESCAPES.items():
+        created = lab.apply(vc, pod(name, spec, namespace="escape"), check=False)
+        # The API server's own validation may refuse it first (it is the tenant's API):
+        # that is a refusal too.
+        assert created.returncode == 0 or "Invalid" in created.stderr, created.stderr
+        if created.returncode == 0:
+            stored.append(name)
+    return stored
+
+
 def test_admission_refuses_first_with_the_plain_clusters_message(lab: Lab) -> None:
-    refused = lab.v(
-        "base",
-        "apply",
-        "-f",
-        "-",
-        check=False,
-        stdin=json.dumps(pod("host-path", ESCAPES["host-path"][0], namespace="default")),
-    )
+    host_path = pod("host-path", ESCAPES["host-path"][0], namespace="default")
+    refused = lab.apply("base", host_path, check=False)
     assert refused.returncode != 0
     assert 'violates PodSecurity "baseline:latest": hostPath volumes' in refused.stderr
 
 
 def test_every_escape_is_refused_by_the_syncer_and_nothing_reaches_the_host(lab: Lab) -> None:
-    for name, (spec, _) in ESCAPES.items():
-        created = lab.v(
-            "base",
-            "-n",
-            "escape",
-            "apply",
-            "-f",
-            "-",
-            stdin=json.dumps(pod(name, spec)),
-            check=False,
-        )
-        # The API server's own validation may refuse it first (it is the tenant's API):
-        # that is a refusal too.
-        assert created.returncode == 0 or "Invalid" in created.stderr, created.stderr
-    for name, (_, field) in ESCAPES.items():
-        if lab.v("base", "-n", "escape", "get", "pod", name, check=False).returncode != 0:
-            continue
+    for name in apply_escapes(lab, "base"):
+        field = ESCAPES[name][1]
         message = wait_for(f"the refusal of {name}", lambda n=name: refusal(lab, "base", n))
         assert f"{field}: forbidden by baseline" in message
         status = lab.v_json("base", "-n", "escape", "get", "pod", name)["status"]
@@ -228,15 +223,7 @@ def test_the_syncer_and_admission_agree_on_every_pod(lab: Lab) -> None:
         lab.v("base", "label", "namespace", namespace, f"{ENFORCE}={level}")
         for name, spec in samples.items():
             manifest = pod(name, spec, namespace=namespace)
-            dry = lab.v(
-                "base",
-                "apply",
-                "--dry-run=server",
-                "-f",
-                "-",
-                stdin=json.dumps(manifest),
-                check=False,
-            )
+            dry = lab.apply("base", manifest, "--dry-run=server", check=False)
             if "Invalid value" in dry.stderr:
                 continue  # refused by validation before any policy
             admitted = dry.returncode == 0
@@ -245,16 +232,17 @@ def test_the_syncer_and_admission_agree_on_every_pod(lab: Lab) -> None:
 
 
 def test_restricted_refuses_root_and_runs_a_compliant_pod(lab: Lab) -> None:
-    root = pod("root", sc(runAsUser=0))
+    root = pod("root", sc(runAsUser=0), namespace="escape")
     good = pod(
         "good",
         {
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             **sc(allowPrivilegeEscalation=False, capabilities={"drop": ["ALL"]}),
         },
+        namespace="escape",
     )
     for manifest in (root, good):
-        lab.v("strict", "-n", "escape", "apply", "-f", "-", stdin=json.dumps(manifest))
+        lab.apply("strict", manifest)
     message = wait_for("the refusal of root", lambda: refusal(lab, "strict", "root"))
     assert "spec.containers[0].securityContext.runAsUser: forbidden by restricted" in message
     wait_for(
@@ -285,7 +273,7 @@ def test_a_fixed_workload_goes_through(lab: Lab) -> None:
             },
         },
     }
-    lab.v("base", "apply", "-f", "-", stdin=json.dumps(deployment))
+    lab.apply("base", deployment)
 
     def app_pods() -> list[dict[str, Any]]:
         return list(lab.v_json("base", "-n", "escape", "get", "pods", "-l", "app=app")["items"])
@@ -322,13 +310,7 @@ def test_refused_pods_in_a_loop_cost_no_host_writes_and_no_retries(lab: Lab) -> 
     reconciles = 'subkube_reconcile_seconds_count{kind="pods",vcluster="base"}'
     before = count(creates)
     manifests = [pod(f"loop-{i}", {"hostNetwork": True}, namespace="escape") for i in range(100)]
-    lab.v(
-        "base",
-        "apply",
-        "-f",
-        "-",
-        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests}),
-    )
+    lab.apply("base", {"apiVersion": "v1", "kind": "List", "items": manifests})
     wait_for(
         "all 100 refused",
         lambda: (
@@ -384,7 +366,7 @@ def test_names_a_pod_gives_never_reach_raw_host_objects(lab: Lab) -> None:
         ],
     }
     lab.v("base", "create", "namespace", "thief")
-    lab.v("base", "apply", "-f", "-", stdin=json.dumps(pod("thief", spec, namespace="thief")))
+    lab.apply("base", pod("thief", spec, namespace="thief"))
     found = wait_for("the host pod", lambda: host_pod(lab, "base", "thief", "thief"))
     translated = {
         names.host_name(n, "thief", "base")
@@ -436,20 +418,8 @@ def test_privileged_is_an_explicit_opt_out_that_warns(lab: Lab) -> None:
     assert "podSecurityStandard=privileged" in warned
     assert "root on the host's nodes" in warned
     escalate(lab, "open", "escape")
-    for name, (spec, _) in ESCAPES.items():
-        lab.v(
-            "open",
-            "-n",
-            "escape",
-            "apply",
-            "-f",
-            "-",
-            stdin=json.dumps(pod(name, spec)),
-            check=False,
-        )
-    for name in ESCAPES:
-        if lab.v("open", "-n", "escape", "get", "pod", name, check=False).returncode == 0:
-            wait_for(f"{name} on the host", lambda n=name: host_pod(lab, "open", n))
+    for name in apply_escapes(lab, "open"):
+        wait_for(f"{name} on the host", lambda n=name: host_pod(lab, "open", n))
 
 
 def test_lowering_the_level_lets_refused_pods_through(lab: Lab) -> None:

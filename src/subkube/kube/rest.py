@@ -95,16 +95,12 @@ class Kube:
 
     @asynccontextmanager
     async def stream(
-        self,
-        path: str,
-        query: list[tuple[str, str]] | None = None,
-        *,
-        timeout: float | None = None,
+        self, path: str, query: list[tuple[str, str]] | None = None
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """GET PATH and hand over the open response, whatever its status: for bodies that
         are not JSON or that never end (logs with follow, metrics text)."""
         resp = await self._open(
-            "GET", path, query=query, body=None, content_type=None, timeout=timeout, accept="*/*"
+            "GET", path, query=query, body=None, content_type=None, timeout=None, accept="*/*"
         )
         async with resp:
             yield resp

@@ -85,7 +85,6 @@ class AdmissionWebhook:
         self.port_file = port_file
         self.kinds: dict[str, Kind] = {}
         self.runner: web.AppRunner | None = None
-        self.port = 0
 
     async def start(self, virtual: Kube, kinds: list[Kind]) -> None:
         """Serve KINDS' admission and register the webhook with the virtual API server."""
@@ -97,9 +96,9 @@ class AdmissionWebhook:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(str(self.pki.runner.cert), str(self.pki.runner.key))
         self.port_file.parent.mkdir(parents=True, exist_ok=True)
-        self.port = remembered_port(self.port_file)
-        await web.TCPSite(self.runner, ADDRESS, self.port, ssl_context=tls).start()
-        url = f"https://{ADDRESS}:{self.port}"
+        port = remembered_port(self.port_file)
+        await web.TCPSite(self.runner, ADDRESS, port, ssl_context=tls).start()
+        url = f"https://{ADDRESS}:{port}"
         await virtual.apply(
             MUTATING_WEBHOOKS,
             configuration(url, self.pki.ca.cert.read_bytes(), list(self.kinds.values())),

@@ -119,7 +119,6 @@ class VCluster:
         self.stack = AsyncExitStack()
         self.control_plane: ControlPlane | None = None
         self.syncer: Syncer | None = None
-        self.kubelet: KubeletEndpoint | None = None
         self.metrics_port = 0
 
     async def start(self) -> None:
@@ -195,7 +194,7 @@ class VCluster:
             streams_api = await self.stack.enter_async_context(
                 connect(c.host_kubeconfig, c.host_context, pool_size=STREAM_CONNECTIONS)
             )
-            self.kubelet = KubeletEndpoint(
+            kubelet = KubeletEndpoint(
                 address=kubelet_ip,
                 pki=self.control_plane.pki,
                 host_api=streams_api,
@@ -203,16 +202,16 @@ class VCluster:
                 vcluster=c.name,
                 ports_dir=c.data_dir / "kubelet-ports",
             )
-            self.stack.push_async_callback(self.kubelet.stop)
+            self.stack.push_async_callback(kubelet.stop)
             self.syncer = Syncer(
                 ctx,
-                self.kubelet,
+                kubelet,
                 c.config.sync,
                 pod_security=pod_security,
                 virtual_scheduler=virtual_scheduler,
             )
             if self.syncer.pods is not None:
-                self.kubelet.serve_pods(self.syncer.pods.host)
+                kubelet.serve_pods(self.syncer.pods.host)
             webhook = AdmissionWebhook(self.control_plane.pki, c.data_dir / "webhook-port")
             self.stack.push_async_callback(webhook.stop)
             await webhook.start(ctx.virtual, [e.kind for e in self.syncer.engines])

@@ -112,10 +112,16 @@ KINDS: tuple[Declared, ...] = (
 )
 
 
-def flag_on(sync: Sync, flag: str) -> bool:
+def flag_value(sync: Sync, flag: str) -> Any:
+    """What FLAG names in SYNC: a toggle (a model with `enabled`) or a boolean."""
     node: Any = sync
     for part in flag.split("."):
         node = getattr(node, part)
+    return node
+
+
+def flag_on(sync: Sync, flag: str) -> bool:
+    node = flag_value(sync, flag)
     return bool(node.enabled if isinstance(node, BaseModel) else node)
 
 

@@ -17,7 +17,6 @@ PORT_FORWARD = "portForward"
 STATS = "stats/summary"
 METRICS = "metrics/resource"
 HEALTHZ = "healthz"
-STREAMING = (EXEC, ATTACH, PORT_FORWARD)
 SERVED = (LOGS, EXEC, ATTACH, PORT_FORWARD, STATS, METRICS, HEALTHZ)
 
 _HOST_SUBRESOURCE = {LOGS: "log", EXEC: "exec", ATTACH: "attach", PORT_FORWARD: "portforward"}

@@ -172,20 +172,12 @@ def host_node_copy(hnode: Obj, *, address: str, port: int, edits: Obj | None = N
     # The host's kubelet knows host pod names only: inside, nodes are reached through the
     # runner, which translates them.
     status.update(kubelet_status(address, port, meta["name"]))
-    labels = {**(meta.get("labels") or {})}
-    spec_out = {k: spec[k] for k in ("taints", "unschedulable") if k in spec}
-    if edits:
-        for key, value in ((edits.get("metadata") or {}).get("labels") or {}).items():
-            if value is None:
-                labels.pop(key, None)
-            else:
-                labels[key] = value
-        for key, value in (edits.get("spec") or {}).items():
-            if value is None:
-                spec_out.pop(key, None)
-            else:
-                spec_out[key] = value
+    edits = edits or {}
+    labels = _patched(meta.get("labels") or {}, (edits.get("metadata") or {}).get("labels"))
     labels[HOST_NODE_LABEL] = "true"
+    spec_out = _patched(
+        {k: spec[k] for k in ("taints", "unschedulable") if k in spec}, edits.get("spec")
+    )
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -193,6 +185,17 @@ def host_node_copy(hnode: Obj, *, address: str, port: int, edits: Obj | None = N
         "spec": spec_out,
         "status": status,
     }
+
+
+def _patched(values: Obj, patch: Obj | None) -> Obj:
+    """VALUES with a flat merge patch applied (a None value removes its key)."""
+    out = dict(values)
+    for key, value in (patch or {}).items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
 
 
 def tenant_edits(virtual: Obj) -> Obj | None:

@@ -1,5 +1,6 @@
 """Which ConfigMaps, Secrets and PVCs a pod uses (pure): they are synced because of it."""
 
+from collections.abc import Iterator
 from typing import Any
 
 Refs = dict[str, set[str]]
@@ -30,12 +31,11 @@ def driver_secret(volume: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     return None
 
 
-def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        *(spec.get("initContainers") or []),
-        *(spec.get("containers") or []),
-        *(spec.get("ephemeralContainers") or []),
-    ]
+def containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(field path, container) of every container of a pod spec, init and ephemeral too."""
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        for i, c in enumerate(spec.get(group) or []):
+            yield f"spec.{group}[{i}]", c
 
 
 def pod_references(pod: dict[str, Any]) -> Refs:
@@ -44,7 +44,7 @@ def pod_references(pod: dict[str, Any]) -> Refs:
     for s in spec.get("imagePullSecrets") or []:
         if s.get("name"):
             refs["secrets"].add(s["name"])
-    for c in _containers(spec):
+    for _, c in containers(spec):
         for env in c.get("env") or []:
             source = env.get("valueFrom") or {}
             if (ref := source.get("configMapKeyRef")) and ref.get("name"):

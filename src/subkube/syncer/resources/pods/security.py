@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from subkube.syncer.resources.pods.references import containers
+
 Obj = dict[str, Any]
 
 PRIVILEGED, BASELINE, RESTRICTED = "privileged", "baseline", "restricted"
@@ -75,12 +77,6 @@ def more_permissive(level: str, than: str) -> bool:
     return LEVELS.index(level or PRIVILEGED) < LEVELS.index(than or PRIVILEGED)
 
 
-def _containers(spec: Obj) -> Iterator[tuple[str, Obj]]:
-    for group in ("initContainers", "containers", "ephemeralContainers"):
-        for i, c in enumerate(spec.get(group) or []):
-            yield f"spec.{group}[{i}]", c
-
-
 def violations(pod: Obj, level: str) -> list[Violation]:
     """Every field of POD that LEVEL forbids (none for privileged)."""
     if level not in (BASELINE, RESTRICTED):
@@ -113,7 +109,7 @@ def _baseline(pod: Obj) -> Iterator[str]:
             value in ("", "runtime/default") or value.startswith("localhost/")
         ):
             yield f"metadata.annotations[{key}]"
-    for path, c in _containers(spec):
+    for path, c in containers(spec):
         sc = c.get("securityContext") or {}
         if (sc.get("windowsOptions") or {}).get("hostProcess"):
             yield f"{path}.securityContext.windowsOptions.hostProcess"
@@ -177,7 +173,7 @@ def _restricted(pod: Obj) -> Iterator[str]:
             yield "spec.securityContext.runAsUser"
     # A pod-level profile covers every container (a bad one is baseline's to report).
     pod_seccomp = psc.get("seccompProfile") is not None
-    for path, c in _containers(spec):
+    for path, c in containers(spec):
         sc = c.get("securityContext") or {}
         if sc.get("procMount", "Default") != "Default":
             yield f"{path}.securityContext.procMount"
