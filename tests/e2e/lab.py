@@ -21,8 +21,8 @@ class HostLab:
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subkube(*args, env=self.env)
 
-    def host(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return kubectl(self.host_kc, *args, check=check)
+    def host(self, *args: str, check: bool = True, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return kubectl(self.host_kc, *args, check=check, **kw)
 
     def host_json(self, *args: str) -> Any:
         return json.loads(self.host(*args, "-o", "json").stdout)

@@ -18,6 +18,7 @@ from typing import IO, Any
 import pytest
 import yaml
 
+from subkube.controlplane import kwok
 from subkube.hostcluster import podfiles
 from subkube.syncer import names
 from tests.conftest import kubectl, require_binary, scheduler_named, subkube, wait_for
@@ -30,6 +31,7 @@ HOST = "tenants"
 NS = "team-a"
 VC, OTHER = "vc1", "vc2"
 NAMESPACES = ("demo", "other")
+SPARE = "kwok-node-spare"
 
 
 class Lab(HostLab):
@@ -361,29 +363,37 @@ def daemonset(lab: Lab, name: str) -> dict[str, Any]:
 
 
 def test_daemonsets_cover_the_nodes_inside_and_roll_out(lab: Lab) -> None:
+    # A host node of its own, tainted: the fixture's pods and the CronJob's finished pods
+    # (which keep their node inside) never land there, so only this test's pod holds it.
+    node = kwok.node_manifest(SPARE)
+    node["spec"]["taints"] = [{"key": "spare", "value": "yes", "effect": "NoSchedule"}]
+    lab.host("create", "-f", "-", stdin=json.dumps(node))
     apply(
         lab,
-        """apiVersion: v1
+        f"""apiVersion: v1
 kind: Pod
-metadata: {name: on-node-2, namespace: default}
+metadata: {{name: on-spare, namespace: default}}
 spec:
-  nodeSelector: {kubernetes.io/hostname: kwok-node-2}
-  containers: [{name: c, image: busybox}]
+  nodeSelector: {{kubernetes.io/hostname: {SPARE}}}
+  tolerations: [{{key: spare, operator: Exists}}]
+  containers: [{{name: c, image: busybox}}]
 ---
 apiVersion: apps/v1
 kind: DaemonSet
-metadata: {name: agent, namespace: default}
+metadata: {{name: agent, namespace: default}}
 spec:
-  selector: {matchLabels: {app: agent}}
+  selector: {{matchLabels: {{app: agent}}}}
   template:
-    metadata: {labels: {app: agent}}
-    spec: {containers: [{name: agent, image: "agent:1"}]}
+    metadata: {{labels: {{app: agent}}}}
+    spec:
+      tolerations: [{{operator: Exists}}]
+      containers: [{{name: agent, image: "agent:1"}}]
 """,
     )
-    wait_for("kwok-node-2 inside", lambda: "kwok-node-2" in nodes_inside(lab))
+    wait_for(f"{SPARE} inside", lambda: SPARE in nodes_inside(lab))
     for name in nodes_inside(lab):
-        node = lab.v_json("get", "node", name)
-        assert not node["spec"].get("taints"), f"{name} carries {node['spec'].get('taints')}"
+        vnode = lab.v_json("get", "node", name)
+        assert not vnode["spec"].get("taints"), f"{name} carries {vnode['spec'].get('taints')}"
 
     def covered() -> bool:
         status = daemonset(lab, "agent")["status"]
@@ -404,21 +414,22 @@ spec:
         if not p["metadata"].get("deletionTimestamp")
     }
     assert images == {"agent:2"}
-    # Left with only the agent, kwok-node-2 goes, and its agent pod with it.
-    lab.v("-n", "default", "delete", "pod", "on-node-2", "--wait=false")
-    wait_for("kwok-node-2 gone inside", lambda: "kwok-node-2" not in nodes_inside(lab))
+    # Left with only the agent, the spare node goes, and its agent pod with it.
+    lab.v("-n", "default", "delete", "pod", "on-spare", "--wait=false")
+    wait_for(f"{SPARE} gone inside", lambda: SPARE not in nodes_inside(lab))
     wait_for("one agent per remaining node", covered)
     wait_for(
-        "no agent pod left on kwok-node-2",
+        f"no agent pod left on {SPARE}",
         lambda: (
             not [
                 p
                 for p in lab.v_json("-n", "default", "get", "pods", "-l", "app=agent")["items"]
-                if p["spec"].get("nodeName") == "kwok-node-2"
+                if p["spec"].get("nodeName") == SPARE
             ]
         ),
     )
     lab.v("-n", "default", "delete", "daemonset", "agent")
+    lab.host("delete", "node", SPARE)
 
 
 def test_a_node_label_set_inside_steers_a_daemonset(lab: Lab) -> None:
