@@ -33,11 +33,13 @@ def schema_json() -> str:
 
 
 def _condition(flags: tuple[str, ...]) -> str:
-    paths = [
-        f".Values.sync.{f}"
-        + ("" if isinstance(registry.flag_value(Sync(), f), bool) else ".enabled")
-        for f in flags
-    ]
+    def value(flag: str) -> str:
+        if flag.startswith("!"):
+            return f"(not {value(flag[1:])})"
+        toggle = not isinstance(registry.flag_value(Sync(), flag), bool)
+        return f".Values.sync.{flag}" + (".enabled" if toggle else "")
+
+    paths = [value(f) for f in flags]
     return paths[0] if len(paths) == 1 else f"and {' '.join(paths)}"
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from subkube.config.model import Sync
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.spec import ControlPlaneSpec
 from subkube.kube.client import connect
@@ -14,8 +15,8 @@ from subkube.kube.resource import CONFIGMAPS, NAMESPACES, SERVICES
 from subkube.kube.rest import Kube
 from subkube.syncer import names
 from subkube.syncer.context import SyncContext
-from subkube.syncer.engine import KindEngine
-from subkube.syncer.resources.configmaps.syncer import ConfigMaps
+from subkube.syncer.engine import Engine
+from subkube.syncer.resources.configmaps.kind import ConfigMaps
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +51,12 @@ async def pair(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
             },
         )
         ctx = SyncContext(
-            vcluster=VC, host_namespace=HOST_NS, owner_service=owner, virtual=virtual, host=host
+            vcluster=VC,
+            host_namespace=HOST_NS,
+            owner_service=owner,
+            virtual=virtual,
+            host=host,
+            sync=Sync.model_validate({"toHost": {"configMaps": {"all": True}}}),
         )
         yield Pair(virtual, host, ctx)
 
@@ -70,7 +76,7 @@ async def host_cm(pair: Pair, name: str, ns: str) -> dict[str, Any] | None:
 
 async def test_engine_creates_updates_repairs_and_deletes(pair: Pair) -> None:
     await pair.virtual.create(NAMESPACES, {"metadata": {"name": "demo"}})
-    engine = KindEngine(ConfigMaps(pair.ctx, None, sync_all=True))
+    engine = Engine(ConfigMaps(pair.ctx))
     await engine.start()
     try:
         v = await pair.virtual.create(
@@ -145,7 +151,7 @@ async def test_a_restarted_engine_converges(pair: Pair) -> None:
         await pair.virtual.create(
             CONFIGMAPS, {"metadata": {"name": name, "namespace": "restart"}, "data": {"v": "1"}}
         )
-    engine = KindEngine(ConfigMaps(pair.ctx, None, sync_all=True))
+    engine = Engine(ConfigMaps(pair.ctx))
     await engine.start()
     for name in ("stays", "goes", "renewed"):
         await eventually(lambda n=name: host_cm(pair, n, "restart"))
@@ -171,7 +177,7 @@ async def test_a_restarted_engine_converges(pair: Pair) -> None:
         },
     )
 
-    engine = KindEngine(ConfigMaps(pair.ctx, None, sync_all=True))
+    engine = Engine(ConfigMaps(pair.ctx))
     await engine.start()
     try:
         await eventually(lambda: _is_none(host_cm(pair, "goes", "restart")))

@@ -27,15 +27,20 @@ def pod_on(node: str) -> dict:
 
 
 def test_which_host_nodes_show() -> None:
-    nodes = [host_node("a", pool="t"), host_node("b"), host_node("c", pool="t")]
-    pods = [pod_on("c"), pod_on("b")]
-    assert translate.needed_host_nodes(nodes, pods, all_nodes=True, labels={}) == {"a", "b", "c"}
-    assert translate.needed_host_nodes(nodes, pods, all_nodes=False, labels={}) == {"b", "c"}
-    assert translate.needed_host_nodes(nodes, pods, all_nodes=True, labels={"pool": "t"}) == {
-        "a",
-        "c",
-    }
-    assert translate.needed_host_nodes(nodes, pods, all_nodes=False, labels={"pool": "t"}) == {"c"}
+    def shown(all_nodes: bool, labels: dict[str, str]) -> set[str]:
+        running = {"b", "c"}
+        return {
+            n["metadata"]["name"]
+            for n in (host_node("a", pool="t"), host_node("b"), host_node("c", pool="t"))
+            if translate.shows_host_node(
+                n, holds_pods=n["metadata"]["name"] in running, all_nodes=all_nodes, labels=labels
+            )
+        }
+
+    assert shown(True, {}) == {"a", "b", "c"}
+    assert shown(False, {}) == {"b", "c"}
+    assert shown(True, {"pool": "t"}) == {"a", "c"}
+    assert shown(False, {"pool": "t"}) == {"c"}
 
 
 def copy_of(node: dict, edits: dict | None = None) -> dict:

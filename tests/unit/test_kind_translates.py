@@ -5,12 +5,12 @@ import json
 
 from subkube.runner.admission import review_response
 from subkube.syncer import names
-from subkube.syncer.engine import Admission
 from subkube.syncer.resources.endpoints import translate as endpoints
 from subkube.syncer.resources.events import translate as events
 from subkube.syncer.resources.nodes import translate as nodes
 from subkube.syncer.resources.persistentvolumeclaims import translate as pvcs
 from subkube.syncer.resources.services import translate as services
+from subkube.syncer.tohost import Admission
 
 OWNER = {"apiVersion": "v1", "kind": "Service", "name": "vc1", "uid": "o"}
 KW = {"vcluster": "vc1", "host_namespace": "team-a", "owner": OWNER}
@@ -193,7 +193,7 @@ def test_daemonset_pods_alone_do_not_keep_a_fake_node() -> None:
         {"spec": {}, "status": {}},
     ]
     # A finished pod keeps its node: its logs are read through it.
-    assert nodes.needed_nodes(pods) == {"a", "c"}
+    assert {n for p in pods for n in nodes.holding_node(p)} == {"a", "c"}
     assert [p["spec"]["nodeName"] for p in nodes.daemonset_pods_on("b", pods)] == ["b"]
 
 

@@ -33,6 +33,10 @@ def test_long_names_are_cut_to_52_plus_hash() -> None:
 
 def test_the_separator_cannot_make_two_objects_meet() -> None:
     assert names.host_name("a-x-b", "c", "vc") != names.host_name("a", "b-x-c", "vc")
+    # A part that starts with `x-` or ends with `-x` moves the separator too.
+    assert names.host_name("a-x", "b", "vc") != names.host_name("a", "x-b", "vc")
+    assert names.host_name("a", "b-x", "v") != names.host_name("a", "b", "x-v")
+    assert names.host_cluster_name("a-x", "x", "v") != names.host_cluster_name("a", "x", "x-v")
 
 
 @given(object_names, namespaces, vclusters)

@@ -8,8 +8,9 @@ from subkube.config.model import Sync
 from subkube.kube.rest import Kube
 from subkube.syncer import registry
 from subkube.syncer.context import SyncContext
+from subkube.syncer.manager import Manager
 from subkube.syncer.registry import READ, SYNC
-from subkube.syncer.syncer import Syncer
+from subkube.syncer.tohost import ToHost
 
 OPT_IN = [
     "toHost.networkPolicies",
@@ -42,7 +43,7 @@ def test_the_default_role_is_only_what_the_default_kinds_need() -> None:
         ("", ("serviceaccounts",), ("get", "create")),
         ("", ("secrets",), ("get", "create", "update")),
         ("", ("pods",), SYNC),
-        ("", ("secrets",), ("get", "create", "patch")),
+        ("", ("secrets",), ("get", "list", "watch", "create", "patch")),
         ("", ("pods/log",), ("get",)),
         ("", ("pods/exec", "pods/attach", "pods/portforward"), ("get", "create")),
         ("", ("services",), SYNC),
@@ -97,16 +98,10 @@ def test_kinds_not_built_yet_are_refused_and_others_are_not() -> None:
 
 @pytest.mark.parametrize("flags", [(), *((f,) for f in OPT_IN)])
 def test_every_kind_the_syncer_runs_has_its_rights(flags: tuple[str, ...]) -> None:
-    """The rules and the syncer read the same flags: whatever engine the syncer builds for
-    a config finds its resource in that config's rules, with the verbs it uses."""
+    """The rules and the syncer read the same flags: whatever a kind the syncer runs for a
+    config reads on the host, that config's rules let it list and watch, in the host
+    namespace or cluster-wide; and what a kind copies to the host, it may write."""
     sync = sync_with(*flags)
-    ctx = SyncContext(
-        vcluster="vc1",
-        host_namespace="team-a",
-        owner_service={"metadata": {"name": "vc1", "uid": "u"}},
-        virtual=Kube(None),  # type: ignore[arg-type]
-        host=Kube(None),  # type: ignore[arg-type]
-    )
 
     class NoKubelets:
         address = "127.0.0.1"
@@ -114,14 +109,31 @@ def test_every_kind_the_syncer_runs_has_its_rights(flags: tuple[str, ...]) -> No
         async def port(self, node: str) -> int:
             return 0
 
-    syncer = Syncer(ctx, NoKubelets(), sync)
+    ctx = SyncContext(
+        vcluster="vc1",
+        host_namespace="team-a",
+        owner_service={"metadata": {"name": "vc1", "uid": "u"}},
+        virtual=Kube(None),  # type: ignore[arg-type]
+        host=Kube(None),  # type: ignore[arg-type]
+        sync=sync,
+        kubelets=NoKubelets(),
+    )
+    manager = Manager(ctx)
+    for kind in manager.kinds:
+        kind.watch()
     namespaced, cluster = registry.host_rules(sync)
-    granted = {(r.group, res): set(r.verbs) for r in namespaced for res in r.resources}
-    for engine in syncer.engines:
-        res = engine.kind.resource
-        assert set(SYNC) <= granted.get((res.group, res.plural), set()), res.plural
-    cluster_granted = {(r.group, res) for r in cluster for res in r.resources}
-    for mirror in syncer.classes:
-        assert (mirror.resource.group, mirror.resource.plural) in cluster_granted
-    if syncer.events is not None:
-        assert ("", "events") in granted
+
+    def granted(rules: list[registry.Rule]) -> dict[tuple[str, str], set[str]]:
+        return {(r.group, res): set(r.verbs) for r in rules for res in r.resources}
+
+    in_namespace, cluster_wide = granted(namespaced), granted(cluster)
+    for informer in ctx.cache.informers():
+        if informer.kube is not ctx.host:
+            continue
+        res = informer.resource
+        rules = in_namespace if informer.namespace == "team-a" else cluster_wide
+        assert set(READ) <= rules.get((res.group, res.plural), set()), informer.name
+    for kind in manager.kinds:
+        if isinstance(kind, ToHost):
+            res = kind.resource
+            assert set(SYNC) <= in_namespace.get((res.group, res.plural), set()), res.plural

@@ -16,7 +16,7 @@
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, create, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [pods/log]
   verbs: [get]
@@ -61,7 +61,7 @@
 {{- end }}
 {{- end -}}
 {{- define "subkube.clusterRules" -}}
-{{- if .Values.sync.fromHost.nodes.enabled }}
+{{- if and .Values.sync.toHost.pods.enabled .Values.sync.fromHost.nodes.enabled }}
 - apiGroups: [""]
   resources: [nodes]
   verbs: [get, list, watch]

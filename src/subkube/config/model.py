@@ -27,8 +27,87 @@ class ReferencedToggle(Strict):
     all: bool = Field(False, description="Sync every object, not only those pods use.")
 
 
+class Toleration(Strict):
+    """A Kubernetes toleration, added to every host pod."""
+
+    key: str = Field("", description="Empty: every taint key (operator Exists).")
+    operator: Literal["Exists", "Equal"] = "Equal"
+    value: str = ""
+    effect: Literal["", "NoSchedule", "PreferNoSchedule", "NoExecute"] = Field(
+        "", description="Empty: every effect."
+    )
+    tolerationSeconds: int | None = Field(None, description="Only with effect NoExecute.")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "Toleration":
+        # The host's API server refuses these; say so when the config is read, not per pod.
+        if not self.key and self.operator != "Exists":
+            raise ValueError("a toleration without a key needs operator Exists")
+        if self.operator == "Exists" and self.value:
+            raise ValueError("a toleration with operator Exists takes no value")
+        if self.tolerationSeconds is not None and self.effect != "NoExecute":
+            raise ValueError("tolerationSeconds needs effect NoExecute")
+        return self
+
+    @classmethod
+    def parse(cls, text: str) -> "Toleration":
+        """vCluster's string form: `*`, `key`, `key=value`, `key:Effect` (Exists) or
+        `key=value:Effect` (Equal)."""
+        if text == "*":
+            return cls(operator="Exists")
+        head, colon, effect = text.partition(":")
+        key, equals, value = head.partition("=")
+        if ":" in effect or "=" in value or (colon and not effect):
+            raise ValueError(
+                f"invalid toleration {text!r}: use key, key=value, key:Effect, "
+                "key=value:Effect or *"
+            )
+        operator = "Exists" if colon and not equals else "Equal"
+        return cls.model_validate(
+            {"key": key, "operator": operator, "value": value, "effect": effect}
+        )
+
+    def as_dict(self) -> dict[str, str | int]:
+        """As in a pod spec: the operator always, other fields only when set."""
+        out: dict[str, str | int] = {"operator": self.operator}
+        for name in ("key", "value", "effect"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        if self.tolerationSeconds is not None:
+            out["tolerationSeconds"] = self.tolerationSeconds
+        return out
+
+
+class PodSync(On):
+    translateImage: dict[str, str] = Field(
+        default_factory=dict,
+        description='Image prefix -> replacement, e.g. {"docker.io/library/": "mirror.local/"}; '
+        "the longest matching prefix wins.",
+    )
+    enforceTolerations: list[Toleration] = Field(
+        default_factory=list,
+        description='Added to every host pod; objects or strings like "key=value:NoSchedule".',
+    )
+
+    @field_validator("translateImage")
+    @classmethod
+    def _no_empty_images(cls, value: dict[str, str]) -> dict[str, str]:
+        if any(not k or not v for k, v in value.items()):
+            raise ValueError("translateImage needs a non-empty prefix and replacement")
+        return value
+
+    @field_validator(
+        "enforceTolerations", mode="before", json_schema_input_type=list[Toleration | str]
+    )
+    @classmethod
+    def _strings_too(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        return [Toleration.parse(t) if isinstance(t, str) else t for t in value]
+
+
 class ToHost(Strict):
-    pods: On = On()
+    pods: PodSync = PodSync()
     services: On = On()
     endpoints: On = On()
     persistentVolumeClaims: On = On()

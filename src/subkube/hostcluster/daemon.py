@@ -18,8 +18,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from subkube import daemonize
 from subkube import log as sklog
@@ -36,10 +34,23 @@ from subkube.hostcluster.runtime import LocalRuntime
 from subkube.hostcluster.simulation import PodSimulator
 from subkube.hostcluster.state import HostState, host_dir
 from subkube.kube.client import connect
-from subkube.kube.resource import Resource
-from subkube.kube.rest import Kube
+from subkube.kube.resource import NODES, Resource
+from subkube.kube.rest import ApiError, Kube, Obj
 
 log = logging.getLogger("subkube.host")
+
+
+KWOK_NODES = "type=kwok"
+
+
+def ready_nodes(nodes: Obj) -> int:
+    """How many nodes of a NodeList are Ready."""
+    return sum(
+        1
+        for n in nodes.get("items") or []
+        for c in n.get("status", {}).get("conditions") or []
+        if c.get("type") == "Ready" and c.get("status") == "True"
+    )
 
 
 def node_name(i: int) -> str:
@@ -49,31 +60,24 @@ def node_name(i: int) -> str:
 async def ensure_nodes(kubeconfig: Path, count: int, pods_per_node: int) -> None:
     """Exactly COUNT fake nodes: create the missing ones, remove extra ones from a larger run."""
     async with connect(kubeconfig) as api:
-        core = client.CoreV1Api(api)
-        existing = await core.list_node(label_selector="type=kwok")
-        have = {n.metadata.name for n in existing.items}
+        kube = Kube(api)
+        existing = await kube.list(NODES, label_selector=KWOK_NODES)
+        have = {n["metadata"]["name"] for n in existing["items"]}
         want = {node_name(i) for i in range(count)}
         for name in sorted(want - have):
-            with contextlib.suppress(ApiException):
-                await core.create_node(kwok.node_manifest(name, pods=pods_per_node))
+            with contextlib.suppress(ApiError):
+                await kube.create(NODES, kwok.node_manifest(name, pods=pods_per_node))
         for name in sorted(have - want):
-            with contextlib.suppress(ApiException):
-                await core.delete_node(name)
+            await kube.delete(NODES, name)
 
 
 async def wait_nodes_ready(kubeconfig: Path, count: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     ready = 0
     async with connect(kubeconfig) as api:
-        core = client.CoreV1Api(api)
+        kube = Kube(api)
         while time.monotonic() < deadline:
-            nodes = await core.list_node(label_selector="type=kwok")
-            ready = sum(
-                1
-                for n in nodes.items
-                for c in (n.status.conditions or [])
-                if c.type == "Ready" and c.status == "True"
-            )
+            ready = ready_nodes(await kube.list(NODES, label_selector=KWOK_NODES))
             if ready >= count:
                 return
             await asyncio.sleep(0.5)

@@ -5,15 +5,14 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import aiohttp
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from subkube import daemonize
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
+from subkube.hostcluster import daemon
 from subkube.hostcluster.state import HostState, host_dir, load_state
 from subkube.kube.client import connect
+from subkube.kube.resource import NODES
+from subkube.kube.rest import TRANSIENT, ApiError, Kube
 
 DAEMON_MODULE = "subkube.hostcluster.daemon"
 
@@ -93,15 +92,9 @@ async def _probe(state: HostState) -> dict[str, object]:
         return {"api": "down", "nodes_ready": 0}
     try:
         async with connect(Path(state.kubeconfig)) as api:
-            nodes = await asyncio.wait_for(client.CoreV1Api(api).list_node(), 5)
-        ready = sum(
-            1
-            for n in nodes.items
-            for c in (n.status.conditions or [])
-            if c.type == "Ready" and c.status == "True"
-        )
-        return {"api": "ok", "nodes_ready": ready}
-    except (aiohttp.ClientError, ApiException, OSError, TimeoutError, SubkubeError):
+            nodes = await asyncio.wait_for(Kube(api).list(NODES), 5)
+        return {"api": "ok", "nodes_ready": daemon.ready_nodes(nodes)}
+    except (ApiError, *TRANSIENT, SubkubeError):
         return {"api": "unreachable", "nodes_ready": 0}
 
 

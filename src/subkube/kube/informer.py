@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]
 # (event type "ADDED" | "MODIFIED" | "DELETED", the object now (or last seen, when deleted))
 Handler = Callable[[str, Obj], None]
+# The index values of one cached object (client-go's IndexFunc): "pods by node", …
+IndexFunc = Callable[[Obj], list[str]]
 
 
 def slim(obj: Obj) -> Obj:
@@ -52,6 +54,8 @@ class Informer:
         self.keep = keep or slim
         self.cache: dict[Key, Obj] = {}
         self.handlers: list[Handler] = []
+        self._index_funcs: dict[str, IndexFunc] = {}
+        self._indexes: dict[str, dict[str, set[Key]]] = {}
         self.synced = asyncio.Event()
         self.resource_version = ""
         self.relists = 0
@@ -62,6 +66,44 @@ class Informer:
 
     def get(self, namespace: str, name: str) -> Obj | None:
         return self.cache.get((namespace, name))
+
+    def add_index(self, name: str, func: IndexFunc) -> None:
+        """Keep the cached objects findable by FUNC's values (idempotent per NAME, so every
+        reader of a shared informer may declare the index it needs)."""
+        if name in self._index_funcs:
+            return
+        self._index_funcs[name] = func
+        index: dict[str, set[Key]] = {}
+        for key, obj in self.cache.items():
+            for value in func(obj):
+                index.setdefault(value, set()).add(key)
+        self._indexes[name] = index
+
+    def by_index(self, name: str, value: str) -> list[Obj]:
+        keys = self._indexes[name].get(value, ())
+        return [self.cache[k] for k in keys if k in self.cache]
+
+    def index_values(self, name: str) -> list[str]:
+        return [v for v, keys in self._indexes[name].items() if keys]
+
+    def _put(self, key: Key, obj: Obj) -> None:
+        old = self.cache.get(key)
+        self.cache[key] = obj
+        for name, func in self._index_funcs.items():
+            index = self._indexes[name]
+            if old is not None:
+                for value in func(old):
+                    index.get(value, set()).discard(key)
+            for value in func(obj):
+                index.setdefault(value, set()).add(key)
+
+    def _drop(self, key: Key) -> Obj | None:
+        old = self.cache.pop(key, None)
+        if old is not None:
+            for name, func in self._index_funcs.items():
+                for value in func(old):
+                    self._indexes[name].get(value, set()).discard(key)
+        return old
 
     def write_through(self, obj: Obj, based_on: Obj | None) -> None:
         """Put the result of our own write into the cache, so the next reconcile sees it
@@ -74,12 +116,12 @@ class Informer:
         current = self.cache.get(key)
         if based_on is None:
             if current is None:
-                self.cache[key] = obj
+                self._put(key, obj)
             return
         if current is not None and current.get("metadata", {}).get(
             "resourceVersion"
         ) == based_on.get("metadata", {}).get("resourceVersion"):
-            self.cache[key] = obj
+            self._put(key, obj)
 
     def items(self) -> list[Obj]:
         return list(self.cache.values())
@@ -101,7 +143,11 @@ class Informer:
             item.setdefault("kind", self.resource.kind)
             fresh[key_of(item)] = item
         old = self.cache
-        self.cache = {key: self.keep(obj) for key, obj in fresh.items()}
+        self.cache = {}
+        for index in self._indexes.values():
+            index.clear()
+        for key, obj in fresh.items():
+            self._put(key, self.keep(obj))
         self.resource_version = page.get("metadata", {}).get("resourceVersion", "")
         self.relists += 1
         for key, obj in fresh.items():
@@ -136,10 +182,10 @@ class Informer:
                 continue
             key = key_of(obj)
             if kind == "DELETED":
-                last = self.cache.pop(key, obj)
+                last = self._drop(key) or obj
                 self._emit("DELETED", obj if obj.get("metadata") else last)
             elif kind in ("ADDED", "MODIFIED"):
-                self.cache[key] = self.keep(obj)
+                self._put(key, self.keep(obj))
                 self._emit(kind, obj)
             self.resource_version = rv or self.resource_version
 
@@ -169,6 +215,10 @@ class Informer:
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
 
     def start(self) -> asyncio.Task[None]:
         self._task = asyncio.create_task(self.run(), name=f"informer-{self.name}")

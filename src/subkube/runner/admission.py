@@ -21,7 +21,8 @@ from subkube.controlplane.process import remembered_port
 from subkube.kube.resource import Resource
 from subkube.kube.rest import TRANSIENT, ApiError, Kube, Obj
 from subkube.log import kv
-from subkube.syncer.engine import Admission, Kind
+from subkube.syncer.engine import Kind
+from subkube.syncer.tohost import Admission, ToHost
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def review_response(request: Obj, answer: Admission) -> Obj:
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
 
 
-def configuration(url: str, ca_bundle: bytes, kinds: list[Kind]) -> Obj:
+def configuration(url: str, ca_bundle: bytes, kinds: list[ToHost]) -> Obj:
     """The MutatingWebhookConfiguration that sends creates of KINDS to URL/<plural>."""
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -83,12 +84,12 @@ class AdmissionWebhook:
     def __init__(self, pki: PKI, port_file: Path) -> None:
         self.pki = pki
         self.port_file = port_file
-        self.kinds: dict[str, Kind] = {}
+        self.kinds: dict[str, ToHost] = {}
         self.runner: web.AppRunner | None = None
 
     async def start(self, virtual: Kube, kinds: list[Kind]) -> None:
         """Serve KINDS' admission and register the webhook with the virtual API server."""
-        self.kinds = {k.resource.plural: k for k in kinds if k.admitted}
+        self.kinds = {k.resource.plural: k for k in kinds if isinstance(k, ToHost) and k.admitted}
         app = web.Application()
         app.router.add_post("/{plural}", self._review)
         self.runner = web.AppRunner(app, access_log=None)

@@ -13,22 +13,13 @@ from subkube.config.model import Config
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
-from subkube.kube.resource import (
-    CONFIGMAPS,
-    ENDPOINTS,
-    NAMESPACES,
-    PODS,
-    PVCS,
-    SECRETS,
-    SERVICEACCOUNTS,
-    SERVICES,
-)
-from subkube.kube.rest import ApiError, Kube
+from subkube.kube.resource import NAMESPACES, PODS, SERVICEACCOUNTS, SERVICES, Resource
+from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.runner import helm_driver, hostside
 from subkube.runner.kubeconfigs import current_context
 from subkube.runner.state import VClusterState, known_vclusters, load_state, vcluster_dir
 from subkube.runner.vcluster import check_supported
-from subkube.syncer import names
+from subkube.syncer import clusterscoped, names, registry
 from subkube.syncer.resources.pods import security
 
 DAEMON_MODULE = "subkube.runner.daemon"
@@ -279,19 +270,36 @@ async def _delete_host_objects(state: VClusterState) -> None:
         )
 
 
-SYNCED_KINDS = (PODS, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, PVCS)
+async def _owned(host: Kube, state: VClusterState, res: Resource) -> list[Obj]:
+    """This vcluster's host objects of RES: in its namespace, or cluster-scoped ones
+    (which nothing owns, so only their labels and names tell whose they are)."""
+    if res.namespaced:
+        selector = f"{names.LABEL_MANAGED_BY}={state.name}"
+        items = (await host.list(res, state.namespace, label_selector=selector))["items"]
+        return [o for o in items if names.is_ours(o, vcluster=state.name)]
+    selector = clusterscoped.selector(vcluster=state.name, host_namespace=state.namespace)
+    try:
+        items = (await host.list(res, label_selector=selector))["items"]
+    except ApiError as exc:
+        # Not served by this host, or not ours to read: then the vcluster made none either
+        # (its rights come from the same rules).
+        if exc.status in (403, 404):
+            return []
+        raise
+    return [
+        o
+        for o in items
+        if clusterscoped.is_ours(o, vcluster=state.name, host_namespace=state.namespace)
+    ]
 
 
 async def synced_counts(state: VClusterState) -> dict[str, int]:
     """Host objects this vcluster owns, per kind."""
     async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
         host = Kube(api)
-        selector = f"{names.LABEL_MANAGED_BY}={state.name}"
-        counts = {}
-        for res in SYNCED_KINDS:
-            items = (await host.list(res, state.namespace, label_selector=selector))["items"]
-            counts[res.plural] = sum(1 for o in items if names.is_ours(o, vcluster=state.name))
-        return counts
+        return {
+            res.plural: len(await _owned(host, state, res)) for res in registry.to_host_resources()
+        }
 
 
 async def name_mapping(state: VClusterState) -> list[tuple[str, str, str]]:
@@ -299,15 +307,24 @@ async def name_mapping(state: VClusterState) -> list[tuple[str, str, str]]:
     async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
         host = Kube(api)
         out = []
-        for res in SYNCED_KINDS:
-            page = await host.list(
-                res, state.namespace, label_selector=f"{names.LABEL_MANAGED_BY}={state.name}"
-            )
-            for obj in page["items"]:
+        for res in registry.to_host_resources():
+            for obj in await _owned(host, state, res):
                 key = names.virtual_key(obj)
-                if key and names.is_ours(obj, vcluster=state.name):
-                    out.append((res.kind, "/".join(key), obj["metadata"]["name"]))
+                if key:
+                    out.append((res.kind, "/".join(k for k in key if k), obj["metadata"]["name"]))
         return sorted(out)
+
+
+async def _delete_cluster_objects(state: VClusterState) -> None:
+    """Cluster-scoped copies have no owner for the garbage collector: delete them here."""
+    async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
+        host = Kube(api)
+        for res in registry.to_host_resources():
+            if res.namespaced:
+                continue
+            for obj in await _owned(host, state, res):
+                meta = obj["metadata"]
+                await host.delete(res, meta["name"], uid=meta["uid"])
 
 
 async def _wait_collected(state: VClusterState, timeout: float = 120) -> None:
@@ -350,6 +367,7 @@ def delete(
             helm_driver.uninstall(state, keep_data)
         else:
             asyncio.run(_delete_host_objects(state))
+        asyncio.run(_delete_cluster_objects(state))
         asyncio.run(_wait_collected(state))
         others = [n for ns, n in known_vclusters() if ns == namespace and n != name]
         namespace_gone = (

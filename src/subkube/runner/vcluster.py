@@ -14,7 +14,7 @@ from subkube.controlplane.process import free_port
 from subkube.controlplane.spec import ControlPlaneSpec
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
-from subkube.kube.resource import BY_PLURAL
+from subkube.kube.resource import BY_PLURAL, PODS
 from subkube.kube.rest import Kube, Obj
 from subkube.log import kv
 from subkube.runner import hostside, policies
@@ -22,8 +22,8 @@ from subkube.runner.admission import AdmissionWebhook
 from subkube.runner.kubelet.server import KubeletEndpoint, kubelet_address
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
+from subkube.syncer.manager import Manager
 from subkube.syncer.registry import unsupported
-from subkube.syncer.syncer import Syncer
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class VCluster:
         self.config = config
         self.stack = AsyncExitStack()
         self.control_plane: ControlPlane | None = None
-        self.syncer: Syncer | None = None
+        self.syncer: Manager | None = None
         self.metrics_port = 0
 
     async def start(self) -> None:
@@ -180,6 +180,9 @@ class VCluster:
                 host=host,
                 cluster_domain=net.clusterDomain,
                 workload_service_account=hostside.workload_service_account(c.name),
+                sync=c.config.sync,
+                pod_security=pod_security,
+                virtual_scheduler=virtual_scheduler,
             )
             if c.kubeconfig_secret:
                 await hostside.publish_kubeconfig(
@@ -203,18 +206,12 @@ class VCluster:
                 ports_dir=c.data_dir / "kubelet-ports",
             )
             self.stack.push_async_callback(kubelet.stop)
-            self.syncer = Syncer(
-                ctx,
-                kubelet,
-                c.config.sync,
-                pod_security=pod_security,
-                virtual_scheduler=virtual_scheduler,
-            )
-            if self.syncer.pods is not None:
-                kubelet.serve_pods(self.syncer.pods.host)
+            ctx.kubelets = kubelet
+            self.syncer = Manager(ctx)
+            kubelet.serve_pods(ctx.owned(PODS))
             webhook = AdmissionWebhook(self.control_plane.pki, c.data_dir / "webhook-port")
             self.stack.push_async_callback(webhook.stop)
-            await webhook.start(ctx.virtual, [e.kind for e in self.syncer.engines])
+            await webhook.start(ctx.virtual, self.syncer.kinds)
             self.stack.push_async_callback(self.syncer.stop)
             await self.syncer.start()
             self.metrics_port = free_port()

@@ -1,10 +1,22 @@
-"""What every syncer needs to know about the vcluster it works for."""
+"""What every kind needs to know about the vcluster it works for, and where it reads."""
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from subkube.config.model import Sync
+from subkube.kube.cache import InformerCache
+from subkube.kube.informer import Informer
+from subkube.kube.resource import Resource
 from subkube.kube.rest import Kube
 from subkube.syncer import names
+
+
+class Kubelets(Protocol):
+    """Where the nodes inside say their kubelet is: the runner's endpoint, a port per node."""
+
+    address: str
+
+    async def port(self, node: str) -> int: ...
 
 
 @dataclass
@@ -19,6 +31,19 @@ class SyncContext:
     cluster_domain: str = "cluster.local"
     dns_service_ip: str = ""
     workload_service_account: str = ""
+    sync: Sync = field(default_factory=Sync)
+    # The Pod Security Standard no host pod may break.
+    pod_security: str = "baseline"
+    # A scheduler inside places pods on the copies of all host nodes.
+    virtual_scheduler: bool = False
+    kubelets: Kubelets | None = None
+    # Kind -> resource of every kind this vcluster copies to the host (events about them
+    # come back).
+    to_host_kinds: dict[str, Resource] = field(default_factory=dict)
+    cache: InformerCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cache = InformerCache({"virtual": self.virtual, "host": self.host})
 
     @property
     def api_service_ip(self) -> str:
@@ -34,3 +59,9 @@ class SyncContext:
     @property
     def managed_selector(self) -> str:
         return f"{names.LABEL_MANAGED_BY}={self.vcluster}"
+
+    def owned(self, resource: Resource) -> Informer:
+        """The shared informer of this vcluster's host objects of RESOURCE."""
+        return self.cache.informer(
+            "host", resource, namespace=self.host_namespace, label_selector=self.managed_selector
+        )

@@ -56,16 +56,23 @@ def _safe(plain: str, ambiguous: bool, *key: str) -> str:
     return plain.replace(".", "-")[:PREFIX] + "-" + _hash(*key)
 
 
+def _ambiguous(*parts: str) -> bool:
+    """Whether joining PARTS with `-x-` can be split another way: a part holding `-x-`, or
+    one that starts with `x-` or ends with `-x` (`a-x` + `b` meets `a` + `x-b`)."""
+    return any(SEP in f"-{part}-" for part in parts)
+
+
 def host_name(name: str, namespace: str, vcluster: str) -> str:
     """Host name of a namespaced virtual object."""
     plain = f"{name}{SEP}{namespace}{SEP}{vcluster}"
-    return _safe(plain, SEP in name or SEP in namespace, name, namespace, vcluster)
+    return _safe(plain, _ambiguous(name, namespace, vcluster), name, namespace, vcluster)
 
 
 def host_cluster_name(name: str, host_namespace: str, vcluster: str) -> str:
     """Host name of a cluster-scoped virtual object that is synced to the host."""
     plain = f"subkube-{name}{SEP}{host_namespace}{SEP}{vcluster}"
-    return _safe(plain, SEP in name, "cluster", name, host_namespace, vcluster)
+    ambiguous = _ambiguous(name, host_namespace, vcluster)
+    return _safe(plain, ambiguous, "cluster", name, host_namespace, vcluster)
 
 
 def host_label_key(key: str, vcluster: str) -> str:

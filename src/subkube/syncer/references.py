@@ -1,71 +1,55 @@
-"""An index of which virtual objects synced pods refer to, so only those reach the host."""
+"""ConfigMaps and Secrets synced because a pod uses them: the virtual pods informer keeps
+an index of what each pod refers to, and a pod arriving or leaving looks again at what it
+names."""
 
-from collections.abc import Callable
-from typing import Any
-
+from subkube.kube.informer import Informer
+from subkube.kube.resource import PODS
 from subkube.kube.rest import Obj
-from subkube.syncer.context import SyncContext
-from subkube.syncer.engine import Kind
 from subkube.syncer.names import DOMAIN
 from subkube.syncer.resources.pods.references import pod_references
-
-Key = tuple[str, str]
-# Called with (plural, namespace, name) whenever an object gains or loses its last referrer.
-OnChange = Callable[[str, str, str], None]
-
-
-class ReferenceIndex:
-    def __init__(self) -> None:
-        self._by_pod: dict[Key, dict[str, set[str]]] = {}
-        self._counts: dict[tuple[str, str, str], int] = {}
-        self.listeners: list[OnChange] = []
-
-    def is_referenced(self, plural: str, namespace: str, name: str) -> bool:
-        return self._counts.get((plural, namespace, name), 0) > 0
-
-    def _bump(self, plural: str, namespace: str, name: str, delta: int) -> None:
-        key = (plural, namespace, name)
-        before = self._counts.get(key, 0)
-        after = before + delta
-        if after > 0:
-            self._counts[key] = after
-        else:
-            self._counts.pop(key, None)
-        if (before > 0) != (after > 0):
-            for listener in self.listeners:
-                listener(plural, namespace, name)
-
-    def on_pod(self, event: str, pod: dict[str, Any]) -> None:
-        meta = pod.get("metadata", {})
-        key = (meta.get("namespace", ""), meta.get("name", ""))
-        old = self._by_pod.pop(key, {})
-        new = {} if event == "DELETED" else pod_references(pod)
-        if new:
-            self._by_pod[key] = new
-        for plural in set(old) | set(new):
-            before, after = old.get(plural, set()), new.get(plural, set())
-            for name in after - before:
-                self._bump(plural, key[0], name, +1)
-            for name in before - after:
-                self._bump(plural, key[0], name, -1)
-
+from subkube.syncer.tohost import ToHost
 
 # Set to "true" on a ConfigMap or Secret to sync it even when no pod uses it.
 FORCE_SYNC_ANNOTATION = f"{DOMAIN}/force-sync"
+INDEX = "references"
 
 
-class ReferencedKind(Kind):
+def _referenced(pod: Obj) -> list[str]:
+    namespace = pod.get("metadata", {}).get("namespace", "")
+    return [
+        f"{plural}/{namespace}/{name}"
+        for plural, names in pod_references(pod).items()
+        for name in names
+    ]
+
+
+class ReferencedKind(ToHost):
     """A kind synced only while a pod refers to it, unless `all` is configured."""
 
-    def __init__(self, ctx: SyncContext, refs: ReferenceIndex | None, *, sync_all: bool) -> None:
-        super().__init__(ctx)
-        self.refs = refs
-        self.sync_all = sync_all
+    def sync_all(self) -> bool:
+        """Whether the config asks for every object of the kind, used or not."""
+        raise NotImplementedError
+
+    def watch(self) -> list[Informer]:
+        self.pods = self.ctx.cache.informer("virtual", PODS)
+        self.pods.add_index(INDEX, _referenced)
+        plural = self.resource.plural
+
+        def on_pod(event: str, pod: Obj) -> None:
+            # A pod's references are fixed at creation: only arrivals and departures matter.
+            if event == "MODIFIED":
+                return
+            for ref in _referenced(pod):
+                kind, namespace, name = ref.split("/", 2)
+                if kind == plural:
+                    self.enqueue((namespace, name))
+
+        self.pods.add_handler(on_pod)
+        return [*super().watch(), self.pods]
 
     def wanted(self, vobj: Obj) -> bool:
         meta = vobj["metadata"]
-        if self.sync_all or (meta.get("annotations") or {}).get(FORCE_SYNC_ANNOTATION) == "true":
+        if self.sync_all() or (meta.get("annotations") or {}).get(FORCE_SYNC_ANNOTATION) == "true":
             return True
-        return self.refs is not None and self.refs.is_referenced(
-            self.resource.plural, meta.get("namespace", ""), meta["name"]
-        )
+        ref = f"{self.resource.plural}/{meta.get('namespace', '')}/{meta['name']}"
+        return bool(self.pods.by_index(INDEX, ref))

@@ -1,8 +1,8 @@
-"""Every kind the syncer can sync, declared once: the config flag that enables it and what
-it needs on the host. The supported set, the config check at create, the runner's host
-Role and the Helm chart's RBAC (generated from this file by subkube.chart) all
-derive from it, so the rights a vcluster holds on its host are exactly what the kinds it
-runs need.
+"""Every kind the syncer can sync, declared once: the config flags that enable it, the
+kind that runs it, when it starts, and what it needs on the host. The kinds a vcluster runs,
+the supported set, the config check at create, describe's counts, the events filter, the
+runner's host Role and the Helm chart's RBAC (generated from this file by subkube.chart) all
+derive from it, so the rights a vcluster holds on its host are exactly what its kinds need.
 """
 
 from dataclasses import dataclass
@@ -11,6 +11,26 @@ from typing import Any
 from pydantic import BaseModel
 
 from subkube.config.model import Sync
+from subkube.kube.resource import (
+    INGRESSCLASSES,
+    PRIORITYCLASSES,
+    RUNTIMECLASSES,
+    STORAGECLASSES,
+    Resource,
+)
+from subkube.syncer.context import SyncContext
+from subkube.syncer.engine import Kind
+from subkube.syncer.resources.configmaps.kind import ConfigMaps
+from subkube.syncer.resources.endpoints.kind import Endpoints
+from subkube.syncer.resources.events.kind import Events
+from subkube.syncer.resources.hostclasses.kind import HostClasses
+from subkube.syncer.resources.networkpolicies.kind import NetworkPolicies
+from subkube.syncer.resources.nodes.kind import FakeNodes, HostNodes
+from subkube.syncer.resources.persistentvolumeclaims.kind import PersistentVolumeClaims
+from subkube.syncer.resources.pods.kind import Pods
+from subkube.syncer.resources.secrets.kind import Secrets
+from subkube.syncer.resources.services.kind import Services
+from subkube.syncer.tohost import ToHost
 
 # Copying objects both ways: the engine reads through informers and writes with create,
 # merge patches and deletes; it never replaces a host object whole.
@@ -32,19 +52,41 @@ class Rule:
         }
 
 
+# When a kind starts, after every kind of an earlier stage is running.
+SERVICES_FIRST = 0  # the vcluster's DNS waits for its Service's host copy
+BEFORE_PODS = 1  # what pods use (ConfigMaps, classes) and what protects them (policies)
+PODS_STAGE = 2
+AFTER_PODS = 3  # what follows pods: their nodes, their events
+
+
 @dataclass(frozen=True)
 class Declared:
     """FLAGS: the paths under `sync` that must all be on (a toggle's `enabled`, or a
-    boolean); none for what the runner always needs. RULES hold in the host namespace,
+    boolean; `!path` must be off); none for what the runner always needs. KIND(ctx, *ARGS)
+    runs it (none for rights the runner itself needs). RULES hold in the host namespace,
     CLUSTER_RULES cluster-wide."""
 
     flags: tuple[str, ...]
     rules: tuple[Rule, ...] = ()
     cluster_rules: tuple[Rule, ...] = ()
+    kind: type[Kind] | None = None
+    args: tuple[Any, ...] = ()
+    stage: int = BEFORE_PODS
 
     @property
     def name(self) -> str:
         return self.flags[-1] if self.flags else "runner"
+
+    def make(self, ctx: SyncContext) -> Kind:
+        assert self.kind is not None
+        return self.kind(ctx, *self.args)
+
+    @property
+    def to_host_resource(self) -> Resource | None:
+        """The resource a to-host kind copies (its host objects are this vcluster's)."""
+        if self.kind is not None and issubclass(self.kind, ToHost):
+            return self.kind.resource
+        return None
 
 
 def _core(resources: tuple[str, ...], verbs: tuple[str, ...]) -> Rule:
@@ -64,28 +106,45 @@ KINDS: tuple[Declared, ...] = (
     ),
     Declared(
         ("toHost.pods",),
+        kind=Pods,
+        stage=PODS_STAGE,
         rules=(
             _core(("pods",), SYNC),
             # Each pod's service-account tokens, minted inside, kept in one Secret.
-            _core(("secrets",), ("get", "create", "patch")),
+            _core(("secrets",), ("get", "list", "watch", "create", "patch")),
             # The kubelet endpoint: logs, and exec/attach/port-forward (upgraded with POST
             # for SPDY, GET for WebSockets).
             _core(("pods/log",), ("get",)),
             _core(("pods/exec", "pods/attach", "pods/portforward"), ("get", "create")),
         ),
     ),
-    Declared(("toHost.services",), rules=(_core(("services",), SYNC),)),
-    Declared(("toHost.endpoints",), rules=(_core(("endpoints",), SYNC),)),
-    Declared(("toHost.persistentVolumeClaims",), rules=(_core(("persistentvolumeclaims",), SYNC),)),
-    Declared(("toHost.configMaps",), rules=(_core(("configmaps",), SYNC),)),
-    Declared(("toHost.secrets",), rules=(_core(("secrets",), SYNC),)),
+    Declared(
+        ("toHost.services",),
+        kind=Services,
+        stage=SERVICES_FIRST,
+        rules=(_core(("services",), SYNC),),
+    ),
+    Declared(("toHost.endpoints",), kind=Endpoints, rules=(_core(("endpoints",), SYNC),)),
+    Declared(
+        ("toHost.persistentVolumeClaims",),
+        kind=PersistentVolumeClaims,
+        rules=(_core(("persistentvolumeclaims",), SYNC),),
+    ),
+    Declared(("toHost.configMaps",), kind=ConfigMaps, rules=(_core(("configmaps",), SYNC),)),
+    Declared(("toHost.secrets",), kind=Secrets, rules=(_core(("secrets",), SYNC),)),
     Declared(
         ("toHost.networkPolicies",),
+        kind=NetworkPolicies,
         rules=(Rule("networking.k8s.io", ("networkpolicies",), SYNC),),
     ),
-    Declared(("fromHost.events",), rules=(_core(("events",), READ),)),
     Declared(
-        ("fromHost.nodes",),
+        ("fromHost.events",), kind=Events, stage=AFTER_PODS, rules=(_core(("events",), READ),)
+    ),
+    Declared(("toHost.pods", "!fromHost.nodes"), kind=FakeNodes, stage=AFTER_PODS),
+    Declared(
+        ("toHost.pods", "fromHost.nodes"),
+        kind=HostNodes,
+        stage=AFTER_PODS,
         # nodes/proxy: the kubelet endpoint's stats come from the host node's kubelet.
         cluster_rules=(_core(("nodes",), READ), _core(("nodes/proxy",), ("get",))),
     ),
@@ -95,18 +154,26 @@ KINDS: tuple[Declared, ...] = (
     ),
     Declared(
         ("fromHost.storageClasses",),
+        kind=HostClasses,
+        args=(STORAGECLASSES,),
         cluster_rules=(Rule("storage.k8s.io", ("storageclasses",), READ),),
     ),
     Declared(
         ("fromHost.ingressClasses",),
+        kind=HostClasses,
+        args=(INGRESSCLASSES,),
         cluster_rules=(Rule("networking.k8s.io", ("ingressclasses",), READ),),
     ),
     Declared(
         ("fromHost.priorityClasses",),
+        kind=HostClasses,
+        args=(PRIORITYCLASSES,),
         cluster_rules=(Rule("scheduling.k8s.io", ("priorityclasses",), READ),),
     ),
     Declared(
         ("fromHost.runtimeClasses",),
+        kind=HostClasses,
+        args=(RUNTIMECLASSES,),
         cluster_rules=(Rule("node.k8s.io", ("runtimeclasses",), READ),),
     ),
 )
@@ -121,6 +188,8 @@ def flag_value(sync: Sync, flag: str) -> Any:
 
 
 def flag_on(sync: Sync, flag: str) -> bool:
+    if flag.startswith("!"):
+        return not flag_on(sync, flag[1:])
     node = flag_value(sync, flag)
     return bool(node.enabled if isinstance(node, BaseModel) else node)
 
@@ -129,12 +198,19 @@ def enabled(sync: Sync) -> list[Declared]:
     return [k for k in KINDS if all(flag_on(sync, f) for f in k.flags)]
 
 
+def to_host_resources() -> list[Resource]:
+    """What a vcluster can own on the host, by kind (describe's counts, cleanup checks)."""
+    return [r for k in KINDS if (r := k.to_host_resource) is not None]
+
+
 def supported(direction: str) -> set[str]:
     """The kinds of DIRECTION (toHost, fromHost) the syncer runs, by config name."""
     return {
-        k.flags[0].split(".", 1)[1]
+        parts[1]
         for k in KINDS
-        if k.flags and k.flags[0].startswith(direction + ".")
+        if k.kind is not None
+        for flag in k.flags
+        if (parts := flag.split("."))[0] == direction and len(parts) == 2
     }
 
 

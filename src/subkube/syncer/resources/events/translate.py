@@ -7,9 +7,6 @@ from subkube.syncer import names
 
 Obj = dict[str, Any]
 
-# Kinds whose host copies we make, so whose host events concern a tenant object.
-SYNCED_KINDS = {"Pod", "Service", "Endpoints", "ConfigMap", "Secret", "PersistentVolumeClaim"}
-
 
 def to_virtual(hevent: Obj, involved: Obj, *, host_namespace: str) -> Obj | None:
     """The virtual copy of a host event about INVOLVED (the host object); None if that object

@@ -18,16 +18,13 @@ def _is_daemonset_pod(pod: Obj) -> bool:
     )
 
 
-def needed_nodes(pods: list[Obj]) -> set[str]:
-    """Nodes holding at least one tenant pod that is not a DaemonSet's: a DaemonSet has a
-    pod on every node, so its pods alone would keep every fake node forever. A finished
-    pod counts: `kubectl logs` of a completed Job goes through its node."""
-    out = set()
-    for pod in pods:
-        node = pod.get("spec", {}).get("nodeName")
-        if node and not _is_daemonset_pod(pod):
-            out.add(node)
-    return out
+def holding_node(pod: Obj) -> list[str]:
+    """The node this pod keeps inside (an index function): any tenant pod but a
+    DaemonSet's, since a DaemonSet has a pod on every node, so its pods alone would keep
+    every node forever. A finished pod counts: `kubectl logs` of a completed Job goes
+    through its node."""
+    node = pod.get("spec", {}).get("nodeName")
+    return [node] if node and not _is_daemonset_pod(pod) else []
 
 
 def daemonset_pods_on(node: str, pods: list[Obj]) -> list[Obj]:
@@ -136,13 +133,12 @@ def matches(node: Obj, labels: dict[str, str]) -> bool:
     return all(have.get(k) == v for k, v in labels.items())
 
 
-def needed_host_nodes(
-    host_nodes: list[Obj], pods: list[Obj], *, all_nodes: bool, labels: dict[str, str]
-) -> set[str]:
-    """The host nodes to show: those matching LABELS; all of them with ALL_NODES, else only
-    those running tenant pods."""
-    candidates = {n["metadata"]["name"] for n in host_nodes if matches(n, labels)}
-    return candidates if all_nodes else candidates & needed_nodes(pods)
+def shows_host_node(
+    hnode: Obj, *, holds_pods: bool, all_nodes: bool, labels: dict[str, str]
+) -> bool:
+    """Whether a host node is shown inside: it matches LABELS, and, unless ALL_NODES, runs
+    tenant pods (HOLDS_PODS)."""
+    return matches(hnode, labels) and (all_nodes or holds_pods)
 
 
 def _editable(node: Obj) -> Obj:

@@ -1,22 +1,43 @@
 """PersistentVolumeClaim virtual -> host, status host -> virtual (pure)."""
 
 import copy
+from collections.abc import Mapping, Set
+from types import MappingProxyType
 from typing import Any
 
 from subkube.kube.resource import object_reference
 from subkube.syncer import names
+from subkube.syncer.resources.storageclasses.translate import claim_class
 
 Obj = dict[str, Any]
+
+_NO_CLASSES: Mapping[str, str] = MappingProxyType({})
 
 # Bound and provisioned by the host; the virtual values mean nothing there.
 _HOST_DECIDES = ("volumeName",)
 
 
-def to_host(vobj: Obj, *, vcluster: str, host_namespace: str, owner: Obj | None) -> Obj:
+def to_host(
+    vobj: Obj,
+    *,
+    vcluster: str,
+    host_namespace: str,
+    owner: Obj | None,
+    storage_classes: Set[str] = frozenset(),
+) -> Obj:
+    """STORAGE_CLASSES: the tenant's classes copied to the host, whose host names the claim
+    must use (none by default: class names pass unchanged)."""
     spec = copy.deepcopy(vobj.get("spec") or {})
     for f in _HOST_DECIDES:
         spec.pop(f, None)
     namespace = vobj["metadata"]["namespace"]
+    if spec.get("storageClassName"):
+        spec["storageClassName"] = claim_class(
+            spec["storageClassName"],
+            synced=storage_classes,
+            vcluster=vcluster,
+            host_namespace=host_namespace,
+        )
     for f in ("dataSource", "dataSourceRef"):
         source = spec.get(f)
         if source and source.get("kind") == "PersistentVolumeClaim" and not source.get("apiGroup"):
@@ -73,9 +94,10 @@ def bound_volume(hobj: Obj) -> str:
     return str((hobj.get("spec") or {}).get("volumeName") or "")
 
 
-def virtual_volume(vobj: Obj, hobj: Obj) -> Obj:
+def virtual_volume(vobj: Obj, hobj: Obj, *, classes: Mapping[str, str] = _NO_CLASSES) -> Obj:
     """The volume inside that a bound virtual claim names: the host volume's size, access
-    modes, mode and class, as the host claim reports them."""
+    modes, mode and class, as the host claim reports them. CLASSES maps the host names of
+    the tenant's classes back to their names inside (storageclasses.virtual_class_names)."""
     hspec, hstatus = hobj.get("spec") or {}, hobj.get("status") or {}
     spec: Obj = {
         "capacity": hstatus.get("capacity") or (hspec.get("resources") or {}).get("requests"),
@@ -85,8 +107,8 @@ def virtual_volume(vobj: Obj, hobj: Obj) -> Obj:
         "claimRef": object_reference(vobj, "PersistentVolumeClaim"),
         "csi": {"driver": VOLUME_DRIVER, "volumeHandle": bound_volume(hobj)},
     }
-    if hspec.get("storageClassName"):
-        spec["storageClassName"] = hspec["storageClassName"]
+    if hclass := hspec.get("storageClassName"):
+        spec["storageClassName"] = classes.get(hclass, hclass)
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolume",

@@ -3,9 +3,13 @@
 The host pod runs the tenant's containers under a host identity: the vcluster's workload
 ServiceAccount (no host token mounted), DNS pointing at the vcluster's DNS service, the
 vcluster's own API service as `kubernetes`, and every reference renamed to the host copies.
+Optional rewrites (images, enforced tolerations, the tenant's own ServiceAccounts and
+PriorityClasses on the host, RuntimeClasses mapped to the host's) are off unless the
+PodContext turns them on.
 """
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +58,16 @@ class PodContext:
     node_selector: dict[str, str] = field(default_factory=dict)
     # controlPlane.advanced.virtualScheduler: pods are placed inside; the host only binds.
     virtual_scheduler: bool = False
+    # sync.toHost.pods.translateImage: image prefix -> replacement (see translate_image).
+    translate_image: dict[str, str] = field(default_factory=dict)
+    # sync.toHost.pods.enforceTolerations, as pod-spec toleration objects.
+    enforce_tolerations: list[Obj] = field(default_factory=list)
+    # sync.toHost.serviceAccounts: the pod runs as the host copy of its own ServiceAccount.
+    service_accounts: bool = False
+    # sync.toHost.priorityClasses: the class a pod names is the host copy of the tenant's.
+    priority_classes: bool = False
+    # Virtual RuntimeClass name -> the host RuntimeClass to use (see host_runtime_class).
+    runtime_class_names: dict[str, str] = field(default_factory=dict)
 
 
 def token_secret_name(host_pod_name: str) -> str:
@@ -259,6 +273,85 @@ def _translate_affinity(affinity: Obj, ns: str, vc: str) -> None:
             term.pop("namespaceSelector", None)
 
 
+def _qualified(image: str) -> str:
+    """IMAGE with the registry and namespace a container runtime gives a short name."""
+    first, slash, _ = image.partition("/")
+    if not slash:
+        return "docker.io/library/" + image
+    if "." in first or ":" in first or first == "localhost":
+        return image
+    return "docker.io/" + image
+
+
+def _prefix_of(prefix: str, image: str) -> bool:
+    """Whether PREFIX is IMAGE or a leading part of it that ends at a boundary: before a
+    `/` (a registry or a repository path), `@` (a digest) or `:` (a tag; a `:` with a `/`
+    after it is a registry's port, not a tag)."""
+    if not prefix or not image.startswith(prefix):
+        return False
+    rest = image[len(prefix) :]
+    if not rest or prefix.endswith("/"):
+        return True
+    return rest[0] in "/@" or (rest[0] == ":" and "/" not in rest)
+
+
+def translate_image(image: str, rules: Mapping[str, str]) -> str:
+    """IMAGE with the longest matching prefix of RULES replaced (see _prefix_of: `nginx`
+    matches `nginx`, `nginx:1.27`, `nginx@sha256:…` and `nginx/x`, never `nginx-ingress`).
+    Rules are matched against the image as written first; only when none matches, against
+    its fully qualified form (`redis:7` is `docker.io/library/redis:7`), so a rule for
+    `docker.io/library/` also mirrors short names, and a rule for the name as written wins.
+    vCluster matches whole images only; an exact rule (`nginx:1.25`) still works here."""
+    for candidate in dict.fromkeys((image, _qualified(image))):
+        best = max((k for k in rules if _prefix_of(k, candidate)), key=len, default=None)
+        if best is not None:
+            return rules[best] + candidate[len(best) :]
+    return image
+
+
+def _toleration_key(t: Obj) -> tuple[str, str, str, str, int | None]:
+    # The API's defaults (operator Equal, empty fields) make these spellings the same.
+    return (
+        t.get("key") or "",
+        t.get("operator") or "Equal",
+        t.get("value") or "",
+        t.get("effect") or "",
+        t.get("tolerationSeconds"),
+    )
+
+
+def with_tolerations(tolerations: list[Obj], enforced: list[Obj]) -> list[Obj]:
+    """TOLERATIONS and every ENFORCED toleration that is not already among them."""
+    out = list(tolerations)
+    have = {_toleration_key(t) for t in out}
+    for t in enforced:
+        if _toleration_key(t) not in have:
+            out.append(copy.deepcopy(t))
+            have.add(_toleration_key(t))
+    return out
+
+
+def host_runtime_class(virtual_class: Obj | None, host_classes: list[Obj]) -> str | None:
+    """The host RuntimeClass a tenant's RuntimeClass stands for: one with the same handler
+    (what the container runtime runs), the one of the same name if several; None when the
+    host has none."""
+    if not virtual_class:
+        return None
+    handler = virtual_class.get("handler")
+    same = [c["metadata"]["name"] for c in host_classes if c.get("handler") == handler]
+    if not same:
+        return None
+    name = virtual_class["metadata"]["name"]
+    return name if name in same else sorted(same)[0]
+
+
+def _host_priority_class(name: str, ctx: PodContext) -> str:
+    # The host's built-in classes have no copy to translate to.
+    if name.startswith("system-"):
+        return name
+    return names.host_cluster_name(name, ctx.host_namespace, ctx.vcluster)
+
+
 def to_host(vpod: Obj, ctx: PodContext) -> Obj:
     pod = copy.deepcopy(vpod)
     meta = pod["metadata"]
@@ -292,6 +385,10 @@ def to_host(vpod: Obj, ctx: PodContext) -> Obj:
         ] or None
         if spec[group] is None:
             del spec[group]
+        elif ctx.translate_image:
+            for c in spec[group]:
+                if c.get("image"):
+                    c["image"] = translate_image(c["image"], ctx.translate_image)
 
     _translate_volumes(
         spec.get("volumes") or [],
@@ -310,20 +407,35 @@ def to_host(vpod: Obj, ctx: PodContext) -> Obj:
             if claim.get(key):
                 claim[key] = _rename(claim[key], ns, vc)
 
-    spec["serviceAccountName"] = ctx.workload_service_account
+    if ctx.service_accounts:
+        virtual_sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        spec["serviceAccountName"] = names.host_name(virtual_sa, ns, vc)
+    else:
+        spec["serviceAccountName"] = ctx.workload_service_account
     spec.pop("serviceAccount", None)
+    # Tokens come from the virtual API server (token_requests), never from the host.
     spec["automountServiceAccountToken"] = False
     spec["enableServiceLinks"] = False
     # The host schedules, with the scheduler the tenant named (the host may run it), unless
     # a scheduler inside already chose the node. A priority class that exists only inside
-    # means nothing there (the host's admission resolves it anew).
+    # means nothing there (the host's admission resolves it anew); priority and overhead are
+    # the host's admission's to fill in from the host's classes, and it refuses a pod whose
+    # values differ from its class's.
     dropped = ["priority", "preemptionPolicy", "overhead"]
     if not ctx.virtual_scheduler:
         dropped.append("nodeName")
-    if not ctx.keep_priority_class:
+    if ctx.priority_classes and spec.get("priorityClassName"):
+        spec["priorityClassName"] = _host_priority_class(spec["priorityClassName"], ctx)
+    elif not ctx.keep_priority_class:
         dropped.append("priorityClassName")
     for f in dropped:
         spec.pop(f, None)
+    if (runtime := spec.get("runtimeClassName")) in ctx.runtime_class_names:
+        spec["runtimeClassName"] = ctx.runtime_class_names[runtime]
+    if ctx.enforce_tolerations:
+        spec["tolerations"] = with_tolerations(
+            spec.get("tolerations") or [], ctx.enforce_tolerations
+        )
     if pinned_nodes(spec):
         # A DaemonSet's pod names its node; the controller inside already matched the
         # DaemonSet's node selector against the tenant's view of that node, labels the

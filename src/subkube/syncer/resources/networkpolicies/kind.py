@@ -4,19 +4,20 @@ tenant; re-translated when virtual namespaces (and so namespaceSelector matches)
 from subkube.kube.informer import Informer
 from subkube.kube.resource import NAMESPACES, NETWORKPOLICIES, Resource
 from subkube.kube.rest import Obj
-from subkube.syncer.context import SyncContext
-from subkube.syncer.engine import Kind
 from subkube.syncer.resources.networkpolicies import translate
+from subkube.syncer.tohost import ToHost
 
 
-class NetworkPolicies(Kind):
+class NetworkPolicies(ToHost):
     name = "networkpolicies"
     resource: Resource = NETWORKPOLICIES
     owned_fields = ("spec",)
 
-    def __init__(self, ctx: SyncContext) -> None:
-        super().__init__(ctx)
-        self.namespaces = Informer(ctx.virtual, NAMESPACES, name="virtual-namespaces")
+    def watch(self) -> list[Informer]:
+        self.namespaces = self.ctx.cache.informer("virtual", NAMESPACES)
+        # A namespace's labels decide which namespaceSelectors match it.
+        self.namespaces.add_handler(lambda _t, _o: [self.enqueue(k) for k in self.all_keys()])
+        return [*super().watch(), self.namespaces]
 
     def to_host(self, vobj: Obj) -> Obj:
         return translate.to_host(

@@ -1,23 +1,28 @@
 """Endpoints: synced only for selector-less Services (the host computes the others)."""
 
 from subkube.kube.informer import Informer
-from subkube.kube.resource import ENDPOINTS, Resource
+from subkube.kube.resource import ENDPOINTS, SERVICES, Resource
 from subkube.kube.rest import Obj
-from subkube.syncer.context import SyncContext
-from subkube.syncer.engine import Kind
 from subkube.syncer.resources.endpoints import translate
-from subkube.syncer.resources.services.syncer import SKIPPED
+from subkube.syncer.resources.services.kind import SKIPPED
+from subkube.syncer.tohost import ToHost
 
 
-class Endpoints(Kind):
+class Endpoints(ToHost):
     name = "endpoints"
     resource: Resource = ENDPOINTS
     translate = translate
     owned_fields = ("subsets",)
 
-    def __init__(self, ctx: SyncContext, services: Informer) -> None:
-        super().__init__(ctx)
-        self.services = services
+    def watch(self) -> list[Informer]:
+        self.services = self.ctx.cache.informer("virtual", SERVICES)
+        # A Service gaining or losing its selector changes whether its Endpoints sync.
+        self.services.add_handler(
+            lambda _t, svc: self.enqueue(
+                (svc["metadata"].get("namespace", ""), svc["metadata"]["name"])
+            )
+        )
+        return [*super().watch(), self.services]
 
     def wanted(self, vobj: Obj) -> bool:
         meta = vobj["metadata"]

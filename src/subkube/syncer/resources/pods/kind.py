@@ -5,13 +5,12 @@ import datetime as dt
 import logging
 
 from subkube.kube.informer import Informer
-from subkube.kube.resource import EVENTS, PODS, SECRETS, Resource
+from subkube.kube.resource import EVENTS, PODS, SECRETS, SERVICES, Resource
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
 from subkube.syncer import names
-from subkube.syncer.context import SyncContext
-from subkube.syncer.engine import Kind
 from subkube.syncer.resources.pods import security, translate
+from subkube.syncer.tohost import ToHost
 
 log = logging.getLogger(__name__)
 
@@ -28,50 +27,33 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Pods(Kind):
+class Pods(ToHost):
     name = "pods"
     resource: Resource = PODS
 
-    def __init__(
-        self,
-        ctx: SyncContext,
-        services: Informer | None = None,
-        host_secrets: Informer | None = None,
-        *,
-        keep_priority_class: bool = False,
-        node_selector: dict[str, str] | None = None,
-        virtual_scheduler: bool = False,
-        pod_security: str = security.BASELINE,
-    ) -> None:
-        """SERVICES: virtual Services (for service links); HOST_SECRETS: our host Secrets
-        (token Secrets carry our managed-by label, so the Secrets engine caches them);
-        KEEP_PRIORITY_CLASS: the PriorityClasses inside are the host's; NODE_SELECTOR:
-        tenant pods run only on host nodes with these labels; VIRTUAL_SCHEDULER: a
-        scheduler inside places pods, the host only binds them to the chosen node;
-        POD_SECURITY: the Pod Security Standard no host pod may break."""
-        super().__init__(ctx)
-        self.services = services
-        self.host_secrets = host_secrets
-        self.keep_priority_class = keep_priority_class
-        self.node_selector = node_selector or {}
-        self.virtual_scheduler = virtual_scheduler
-        self.pod_security = pod_security
+    def watch(self) -> list[Informer]:
+        cache, ctx = self.ctx.cache, self.ctx
+        # Service links name the Services of the pod's namespace.
+        self.services = cache.informer("virtual", SERVICES)
+        # Token Secrets carry our managed-by label: the Secrets kind reads the same.
+        self.host_secrets = ctx.owned(SECRETS)
+        return [*super().watch(), self.services, self.host_secrets]
+
+    @property
+    def virtual_scheduler(self) -> bool:
+        return self.ctx.virtual_scheduler
 
     def wanted(self, vobj: Obj) -> bool:
         # With a scheduler inside, a pod reaches the host once it has been placed.
         return not self.virtual_scheduler or bool(vobj.get("spec", {}).get("nodeName"))
 
     async def _token_secret(self, name: str) -> Obj | None:
-        if self.host_secrets is not None and self.host_secrets.synced.is_set():
-            return self.host_secrets.get(self.ctx.host_namespace, name)
-        return await self.ctx.host.get_or_none(SECRETS, name, self.ctx.host_namespace)
+        return self.host_secrets.get(self.ctx.host_namespace, name)
 
     def pod_context(self, namespace: str) -> translate.PodContext:
-        services = (
-            [s for s in self.services.items() if s["metadata"].get("namespace") == namespace]
-            if self.services
-            else []
-        )
+        services = [s for s in self.services.items() if s["metadata"].get("namespace") == namespace]
+        sync = self.ctx.sync
+        nodes = sync.fromHost.nodes
         return translate.PodContext(
             vcluster=self.ctx.vcluster,
             host_namespace=self.ctx.host_namespace,
@@ -81,9 +63,11 @@ class Pods(Kind):
             workload_service_account=self.ctx.workload_service_account,
             cluster_domain=self.ctx.cluster_domain,
             services=services,
-            keep_priority_class=self.keep_priority_class,
-            node_selector=self.node_selector,
+            keep_priority_class=sync.fromHost.priorityClasses.enabled,
+            node_selector=nodes.selector.labels if nodes.enabled else {},
             virtual_scheduler=self.virtual_scheduler,
+            translate_image=sync.toHost.pods.translateImage,
+            enforce_tolerations=[t.as_dict() for t in sync.toHost.pods.enforceTolerations],
         )
 
     def to_host(self, vobj: Obj) -> Obj:
@@ -119,7 +103,7 @@ class Pods(Kind):
         return await super().sync_back(vobj, hobj)
 
     async def refuse(self, vobj: Obj) -> bool:
-        found = security.violations(vobj, self.pod_security)
+        found = security.violations(vobj, self.ctx.pod_security)
         if not found:
             return False
         message = "; ".join(str(v) for v in found)
@@ -293,8 +277,7 @@ class Pods(Kind):
                 {"metadata": {"annotations": secret["metadata"]["annotations"]}, "data": data},
                 self.ctx.host_namespace,
             )
-        if self.host_secrets is not None:
-            self.host_secrets.write_through(written, existing)
+        self.host_secrets.write_through(written, existing)
         return written
 
 

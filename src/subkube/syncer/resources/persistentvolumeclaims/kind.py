@@ -6,13 +6,13 @@ import logging
 from subkube.kube.resource import PVCS, PVS, Resource
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
-from subkube.syncer.engine import Kind
 from subkube.syncer.resources.persistentvolumeclaims import translate
+from subkube.syncer.tohost import ToHost
 
 log = logging.getLogger(__name__)
 
 
-class PersistentVolumeClaims(Kind):
+class PersistentVolumeClaims(ToHost):
     name = "persistentvolumeclaims"
     resource: Resource = PVCS
     translate = translate

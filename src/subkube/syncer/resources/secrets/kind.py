@@ -16,3 +16,6 @@ class Secrets(ReferencedKind):
         if vobj.get("type") in translate.SKIPPED_TYPES:
             return False
         return super().wanted(vobj)
+
+    def sync_all(self) -> bool:
+        return self.ctx.sync.toHost.secrets.all

@@ -7,8 +7,8 @@ from subkube.kube.resource import SERVICES, Resource
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
 from subkube.syncer import merge, names
-from subkube.syncer.engine import Admission, Kind
 from subkube.syncer.resources.services import translate
+from subkube.syncer.tohost import Admission, ToHost
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 SKIPPED = {("default", "kubernetes")}
 
 
-class Services(Kind):
+class Services(ToHost):
     name = "services"
     resource: Resource = SERVICES
     translate = translate

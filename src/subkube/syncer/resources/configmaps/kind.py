@@ -10,3 +10,6 @@ class ConfigMaps(ReferencedKind):
     resource: Resource = CONFIGMAPS
     translate = translate
     owned_fields = ("data", "binaryData")
+
+    def sync_all(self) -> bool:
+        return self.ctx.sync.toHost.configMaps.all

@@ -1,0 +1,134 @@
+"""The syncer of one vcluster: the kinds its config enables (from the registry), each on the
+engine, started stage by stage over one shared informer cache; plus what the vcluster
+needs inside before any tenant pod runs (its API Service, its DNS)."""
+
+import asyncio
+import logging
+import time
+
+from subkube.errors import SubkubeError
+from subkube.kube.resource import BY_PLURAL, SERVICEACCOUNTS, SERVICES
+from subkube.kube.rest import ApiError
+from subkube.log import kv
+from subkube.syncer import registry
+from subkube.syncer.context import SyncContext
+from subkube.syncer.dns import coredns
+from subkube.syncer.engine import Engine, Kind
+
+log = logging.getLogger(__name__)
+
+
+class Manager:
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+        sync = ctx.sync
+        missing = registry.unsupported(sync)
+        if missing:
+            raise SubkubeError(f"{', '.join(missing)}: not supported yet; disable it")
+        if not sync.toHost.services.enabled:
+            raise SubkubeError(
+                "sync.toHost.services cannot be disabled: the vcluster's DNS "
+                "and every tenant Service need their host copy"
+            )
+        declared = [d for d in registry.enabled(sync) if d.kind is not None]
+        ctx.to_host_kinds = {r.kind: r for d in declared if (r := d.to_host_resource) is not None}
+        self.stages: dict[int, list[Engine]] = {}
+        for d in sorted(declared, key=lambda d: d.stage):
+            self.stages.setdefault(d.stage, []).append(Engine(d.make(ctx)))
+
+    @property
+    def kinds(self) -> list[Kind]:
+        return [e.kind for engines in self.stages.values() for e in engines]
+
+    @property
+    def engines(self) -> list[Engine]:
+        return [e for engines in self.stages.values() for e in engines]
+
+    async def start(self) -> None:
+        await self.wait_default_service_account()
+        for stage, engines in self.stages.items():
+            await asyncio.gather(*(e.start() for e in engines))
+            if stage == registry.SERVICES_FIRST:
+                await self.ensure_api_service()
+                await self.ensure_dns()
+        log.info("syncer running", extra=kv(vcluster=self.ctx.vcluster))
+
+    async def stop(self) -> None:
+        for engine in reversed(self.engines):
+            await engine.stop()
+        await self.ctx.cache.stop()
+
+    async def wait_default_service_account(self, timeout: float = 60) -> None:
+        """Until the controller-manager made `default/default`, every pod a tenant creates
+        is refused; a vcluster is not ready before that."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.ctx.virtual.get_or_none(SERVICEACCOUNTS, "default", "default"):
+                return
+            await asyncio.sleep(0.2)
+        raise SubkubeError(
+            "the virtual controller-manager did not create the default ServiceAccount; see its log"
+        )
+
+    async def ensure_api_service(self) -> None:
+        """Virtual default/kubernetes takes the ClusterIP of the vcluster's host Service, so
+        tenant pods reach their own API at the address the virtual cluster advertises."""
+        ip = self.ctx.api_service_ip
+        want = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"component": "apiserver", "provider": "kubernetes"},
+            },
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": ip,
+                "clusterIPs": [ip],
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}],
+            },
+        }
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            current = await self.ctx.virtual.get_or_none(SERVICES, "kubernetes", "default")
+            if current is not None and current["spec"].get("clusterIP") == ip:
+                return
+            if current is not None:
+                await self.ctx.virtual.delete(
+                    SERVICES, "kubernetes", "default", uid=current["metadata"]["uid"]
+                )
+            try:
+                await self.ctx.virtual.create(SERVICES, want, "default")
+            except ApiError as exc:
+                # The API server re-creates its `kubernetes` Service on its own; try again.
+                if not exc.conflict and exc.status != 422:
+                    raise
+                await asyncio.sleep(0.2)
+        raise SubkubeError("could not give the virtual `kubernetes` Service the vcluster's IP")
+
+    async def ensure_dns(self) -> None:
+        for plural, obj in coredns.manifests(self.ctx.cluster_domain):
+            res = BY_PLURAL[plural]
+            try:
+                await self.ctx.virtual.create(res, obj)
+            except ApiError as exc:
+                if not exc.already_exists:
+                    raise
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            virtual = self.ctx.cache.informer("virtual", SERVICES).get(
+                coredns.NAMESPACE, coredns.SERVICE
+            )
+            host = self.ctx.owned(SERVICES).get(
+                self.ctx.host_namespace, self.ctx.host_name(coredns.SERVICE, coredns.NAMESPACE)
+            )
+            if (
+                virtual
+                and host
+                and virtual["spec"].get("clusterIP") == host["spec"].get("clusterIP")
+            ):
+                self.ctx.dns_service_ip = virtual["spec"]["clusterIP"]
+                return
+            await asyncio.sleep(0.2)
+        raise SubkubeError("the vcluster's DNS Service never reached the host")

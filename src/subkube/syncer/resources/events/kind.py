@@ -1,0 +1,70 @@
+"""Events: host -> virtual, for events about objects this vcluster copied to the host.
+Best effort: a few retries, then an event is let go."""
+
+import logging
+from collections.abc import Iterable
+
+from subkube.kube.informer import Informer, Key
+from subkube.kube.resource import EVENTS
+from subkube.kube.rest import ApiError, Obj
+from subkube.syncer import engine
+from subkube.syncer.resources.events import translate
+
+log = logging.getLogger(__name__)
+
+
+class Events(engine.Kind):
+    name = "events"
+    workers = 4
+    max_retries = 5
+
+    def watch(self) -> list[Informer]:
+        ctx = self.ctx
+        self.events = ctx.cache.informer("host", EVENTS, namespace=ctx.host_namespace)
+        # The host copies events can be about, by kind: the same informers their kinds read.
+        self.involved = {kind: ctx.owned(res) for kind, res in ctx.to_host_kinds.items()}
+        self.events.add_handler(self._on_event)
+        return [self.events, *self.involved.values()]
+
+    def _on_event(self, kind: str, obj: Obj) -> None:
+        if kind != "DELETED" and obj.get("involvedObject", {}).get("kind") in self.involved:
+            self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
+
+    def all_keys(self) -> Iterable[Key]:
+        return ()
+
+    async def reconcile(self, key: Key) -> None:
+        hevent = self.events.get(*key)
+        if hevent is None:
+            return
+        ref = hevent["involvedObject"]
+        informer = self.involved.get(ref.get("kind", ""))
+        involved = informer.get(self.ctx.host_namespace, ref.get("name", "")) if informer else None
+        if involved is None:
+            return
+        vevent = translate.to_virtual(hevent, involved, host_namespace=self.ctx.host_namespace)
+        if vevent is None:
+            return
+        virtual, vmeta = self.ctx.virtual, vevent["metadata"]
+        existing = await virtual.get_or_none(EVENTS, vmeta["name"], vmeta["namespace"])
+        if existing is None:
+            try:
+                await virtual.create(EVENTS, vevent, vmeta["namespace"])
+                self.count("create")
+            except ApiError as exc:
+                # The namespace may be terminating; events are best effort.
+                if exc.status not in (403, 404, 409):
+                    raise
+            return
+        if existing.get("count") != vevent["count"] or existing.get("message") != vevent["message"]:
+            await virtual.patch(
+                EVENTS,
+                vmeta["name"],
+                {
+                    "count": vevent["count"],
+                    "message": vevent["message"],
+                    "lastTimestamp": vevent.get("lastTimestamp"),
+                },
+                vmeta["namespace"],
+            )
+            self.count("update")
