@@ -17,6 +17,7 @@ from subkube.syncer.context import SyncContext
 from subkube.syncer.engine import Engine
 from subkube.syncer.references import FORCE_SYNC_ANNOTATION
 from subkube.syncer.resources.configmaps.kind import ConfigMaps
+from subkube.syncer.resources.pods.kind import Pods
 
 VC, HOST_NS = "vc1", "team-a"
 
@@ -41,6 +42,7 @@ async def rig(sync: dict[str, Any]) -> Rig:
         virtual=virtual,
         host=host,
         sync=Sync.model_validate(sync),
+        referrers=[(PODS, Pods.references)],
     )
     engine = Engine(ConfigMaps(ctx))
     await engine.start()

@@ -1,5 +1,6 @@
 """What every kind needs to know about the vcluster it works for, and where it reads."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,6 +41,9 @@ class SyncContext:
     # Kind -> resource of every kind this vcluster copies to the host (events about them
     # come back).
     to_host_kinds: dict[str, Resource] = field(default_factory=dict)
+    # Virtual objects that make the ConfigMaps and Secrets they name sync: (resource, what
+    # an object names as "plural/namespace/name"), of every enabled kind that names any.
+    referrers: list[tuple[Resource, Callable[[Any], list[str]]]] = field(default_factory=list)
     cache: InformerCache = field(init=False)
 
     def __post_init__(self) -> None:

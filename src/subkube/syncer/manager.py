@@ -14,6 +14,7 @@ from subkube.syncer import registry
 from subkube.syncer.context import SyncContext
 from subkube.syncer.dns import coredns
 from subkube.syncer.engine import Engine, Kind
+from subkube.syncer.tohost import ToHost
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,13 @@ class Manager:
             )
         declared = [d for d in registry.enabled(sync) if d.kind is not None]
         ctx.to_host_kinds = {r.kind: r for d in declared if (r := d.to_host_resource) is not None}
+        ctx.referrers = [
+            (d.kind.resource, d.kind.references)
+            for d in declared
+            if isinstance(d.kind, type)
+            and issubclass(d.kind, ToHost)
+            and d.kind.references is not ToHost.references
+        ]
         self.stages: dict[int, list[Engine]] = {}
         for d in sorted(declared, key=lambda d: d.stage):
             self.stages.setdefault(d.stage, []).append(Engine(d.make(ctx)))

@@ -49,6 +49,12 @@ class ToHost(engine.Kind):
     # Top-level fields of the host object that we own and put back when others edit them.
     owned_fields: tuple[str, ...] = ()
 
+    @staticmethod
+    def references(vobj: Obj) -> list[str]:
+        """The ConfigMaps and Secrets VOBJ needs on the host, as "plural/namespace/name"
+        (see references.py): they sync because of it."""
+        return []
+
     def wanted(self, vobj: Obj) -> bool:
         """Whether this virtual object should exist on the host."""
         return True

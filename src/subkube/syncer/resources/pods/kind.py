@@ -9,7 +9,9 @@ from subkube.kube.resource import EVENTS, PODS, SECRETS, SERVICES, Resource
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
 from subkube.syncer import names
+from subkube.syncer.references import reference
 from subkube.syncer.resources.pods import security, translate
+from subkube.syncer.resources.pods.references import pod_references
 from subkube.syncer.tohost import ToHost
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,15 @@ class Pods(ToHost):
     @property
     def virtual_scheduler(self) -> bool:
         return self.ctx.virtual_scheduler
+
+    @staticmethod
+    def references(vobj: Obj) -> list[str]:
+        namespace = vobj.get("metadata", {}).get("namespace", "")
+        return [
+            reference(plural, namespace, name)
+            for plural, names_ in pod_references(vobj).items()
+            for name in names_
+        ]
 
     def wanted(self, vobj: Obj) -> bool:
         # With a scheduler inside, a pod reaches the host once it has been placed.
