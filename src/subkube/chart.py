@@ -8,6 +8,7 @@ drift from subkube.yaml or from what the enabled kinds need.
 import json
 import sys
 from pathlib import Path
+from typing import Any, get_args
 
 import yaml
 
@@ -43,9 +44,62 @@ def _condition(flags: tuple[str, ...]) -> str:
     return paths[0] if len(paths) == 1 else f"and {' '.join(paths)}"
 
 
+# What an entry's key fills into a rule, in Helm: `$name` is the key, `$resource` the key
+# split at its first dot (Rule.for_entry).
+_ENTRY_VALUES = {
+    registry.ENTRY_PLURAL: "{{ $resource._0 | quote }}",
+    registry.ENTRY_GROUP: "{{ $resource._1 | quote }}",
+    registry.ENTRY_NAME: "{{ $name | quote }}",
+}
+
+
+def _entry_condition(kind: registry.Declared) -> str:
+    """Helm's test of `$entry` for Declared.entries; an unset field takes the model's default,
+    as the config would."""
+    model: Any = Sync
+    for part in kind.each.split("."):
+        model = model.model_fields[part].annotation
+    fields = get_args(model)[1].model_fields
+    terms = ["$entry.enabled"]
+    for name, value in kind.where:
+        default = "" if fields[name].is_required() else fields[name].default
+        terms.append(f"(eq (default {json.dumps(default)} $entry.{name}) {json.dumps(value)})")
+    return terms[0] if len(terms) == 1 else f"and {' '.join(terms)}"
+
+
+def _rule(rule: registry.Rule) -> list[str]:
+    def word(value: str, quoted: bool) -> str:
+        return _ENTRY_VALUES.get(value) or (json.dumps(value) if quoted else value)
+
+    lines = [
+        f"- apiGroups: [{word(rule.group, True)}]",
+        f"  resources: [{', '.join(word(r, False) for r in rule.resources)}]",
+        f"  verbs: [{', '.join(rule.verbs)}]",
+    ]
+    if rule.resource_names:
+        lines.append(f"  resourceNames: [{', '.join(word(n, True) for n in rule.resource_names)}]")
+    return lines
+
+
+def _rules(kind: registry.Declared, rules: tuple[registry.Rule, ...]) -> list[str]:
+    out = [line for rule in rules for line in _rule(rule)]
+    if not kind.each:
+        return out
+    uses_resource = any("$resource" in line for line in out)
+    return [
+        f"{{{{- range $name, $entry := .Values.sync.{kind.each} }}}}",
+        f"{{{{- if {_entry_condition(kind)} }}}}",
+        *(['{{- $resource := splitn "." 2 $name }}'] if uses_resource else []),
+        *out,
+        "{{- end }}",
+        "{{- end }}",
+    ]
+
+
 def rules_tpl() -> str:
     """Two named templates, the Role's rules and the ClusterRole's, each rule under the flags
-    that enable its kind: what `registry.host_rules` gives for the same values."""
+    that enable its kind (and, for a kind per config entry, in a loop over the enabled
+    entries): what `registry.host_rules` gives for the same values."""
     out = [
         "{{/* Generated from subkube.syncer.registry by `python -m subkube.chart charts/subkube`;",
         "     edit the registry, not this file. */}}",
@@ -61,10 +115,7 @@ def rules_tpl() -> str:
                 continue
             if kind.flags:
                 out.append(f"{{{{- if {_condition(kind.flags)} }}}}")
-            for rule in rules:
-                out.append(f"- apiGroups: [{json.dumps(rule.group)}]")
-                out.append(f"  resources: [{', '.join(rule.resources)}]")
-                out.append(f"  verbs: [{', '.join(rule.verbs)}]")
+            out += _rules(kind, rules)
             if kind.flags:
                 out.append("{{- end }}")
         out.append("{{- end -}}")

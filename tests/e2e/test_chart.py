@@ -81,6 +81,17 @@ def test_cluster_role_only_for_features_that_need_it(flag: str) -> None:
     [
         {},
         {"toHost.networkPolicies.enabled": True},
+        {"toHost.ingresses.enabled": True},
+        {"toHost.serviceAccounts.enabled": True},
+        {"toHost.podDisruptionBudgets.enabled": True},
+        {"toHost.priorityClasses.enabled": True},
+        {"toHost.storageClasses.enabled": True},
+        {"toHost.persistentVolumes.enabled": True},
+        {
+            "toHost.priorityClasses.enabled": True,
+            "toHost.storageClasses.enabled": True,
+            "toHost.persistentVolumes.enabled": True,
+        },
         {"fromHost.nodes.enabled": True},
         {"fromHost.nodes.enabled": True, "fromHost.nodes.syncBackChanges": True},
         {"fromHost.storageClasses.enabled": True},
@@ -89,19 +100,39 @@ def test_cluster_role_only_for_features_that_need_it(flag: str) -> None:
             "fromHost.priorityClasses.enabled": True,
             "fromHost.runtimeClasses.enabled": True,
         },
+        {"toHost.pods.enabled": True, "fromHost.runtimeClasses.enabled": True},
         {"toHost.configMaps.enabled": False, "toHost.pods.enabled": False},
+        {"toHost.customResources": {"widgets.example.com": {"enabled": True}, "b.example.com": {}}},
+        {
+            "toHost.customResources": {"widgets.example.com": {"enabled": True}},
+            "fromHost.customResources": {
+                "gadgets.example.com": {
+                    "enabled": True,
+                    "scope": "Namespaced",
+                    "namespace": "shared",
+                    "selector": {"labels": {"tier": "shared"}},
+                },
+                "plans.billing.example.com": {"enabled": True, "scope": "Cluster"},
+                "a.example.com": {"enabled": True, "scope": "Cluster"},
+                "off.example.com": {"enabled": False, "scope": "Namespaced", "namespace": "x"},
+            },
+        },
     ],
 )
-def test_the_rendered_rbac_is_what_the_registry_says(values: dict[str, bool]) -> None:
+def test_the_rendered_rbac_is_what_the_registry_says(values: dict[str, Any]) -> None:
     sets: list[str] = []
     data: dict[str, Any] = {}
-    for path, on in values.items():
-        sets += ["--set", f"sync.{path}={str(on).lower()}"]
+    for path, value in values.items():
+        if isinstance(value, dict):
+            # A map keyed by CRD names, whose dots --set would take for a path.
+            sets += ["--set-json", f"sync.{path}={json.dumps(value)}"]
+        else:
+            sets += ["--set", f"sync.{path}={str(value).lower()}"]
         *parents, leaf = path.split(".")
         node = data
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = on
+        node[leaf] = value
     rendered = [
         d for d in yaml.safe_load_all(helm("template", "vc1", str(CHART), *sets).stdout) if d
     ]

@@ -47,3 +47,25 @@ def test_the_volume_shown_inside_names_the_virtual_class() -> None:
     assert pvcs.virtual_volume(claim("standard"), hclaim)["spec"]["storageClassName"] == (
         "standard"
     )
+
+
+def test_a_claim_naming_a_tenant_volume_names_its_host_copy() -> None:
+    vclaim = claim("")
+    vclaim["spec"]["volumeName"] = "pv-a"
+    host = pvcs.to_host(vclaim, owner=OWNER, volumes={"pv-a"}, **KW)
+    assert host["spec"]["volumeName"] == "subkube-pv-a-x-team-a-x-vc1"
+    # Any other name never reaches the host: it could name a host volume.
+    for volumes in (frozenset(), {"pv-b"}):
+        assert "volumeName" not in pvcs.to_host(vclaim, owner=OWNER, volumes=volumes, **KW)["spec"]
+
+
+def test_a_claim_bound_to_a_tenant_volume_names_it_by_its_name_inside() -> None:
+    hclaim = {
+        "spec": {"volumeName": "subkube-pv-a-x-team-a-x-vc1", "storageClassName": ""},
+        "status": {"phase": "Bound"},
+    }
+    binding = pvcs.claim_binding(claim(""), hclaim, tenant_volume="pv-a")
+    assert binding == {"spec": {"volumeName": "pv-a"}}
+    assert pvcs.claim_binding(claim(""), hclaim) == {
+        "spec": {"volumeName": "subkube-pv-a-x-team-a-x-vc1"}
+    }

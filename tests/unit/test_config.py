@@ -94,6 +94,27 @@ def test_legacy_keys_work_with_set_too() -> None:
             "choose one backing store",
         ),
         ("controlPlane: {apiServer: {extraArgs: [v=4]}}\n", "look like --flag=value"),
+        (
+            "sync: {toHost: {customResources: {widgets: {enabled: true}}}}\n",
+            "sync.toHost.customResources: 'widgets' is not a CustomResourceDefinition name",
+        ),
+        (
+            "sync: {toHost: {customResources: {widgets.example.com: {scope: Cluster}}}}\n",
+            "sync.toHost.customResources.widgets.example.com: only namespaced custom resources",
+        ),
+        (
+            "sync: {fromHost: {customResources: {gadgets.example.com: {enabled: true}}}}\n",
+            "sync.fromHost.customResources.gadgets.example.com.scope: Field required",
+        ),
+        (
+            "sync: {fromHost: {customResources: {gadgets.example.com: {scope: Namespaced}}}}\n",
+            "scope Namespaced needs namespace",
+        ),
+        (
+            "sync:\n  toHost: {customResources: {w.example.com: {enabled: true}}}\n"
+            "  fromHost: {customResources: {w.example.com: {enabled: true, scope: Cluster}}}\n",
+            "customResources.w.example.com cannot be synced in both directions",
+        ),
         ("- a\n- b\n", "must be a mapping"),
         ("sync: [\n", "not valid YAML"),
     ],

@@ -130,8 +130,8 @@ async def test_a_copy_of_an_older_object_of_that_name_is_replaced(every_cm: Rig)
     await r.virtual.delete(CONFIGMAPS, "web", "demo")
     new = await r.virtual.create(CONFIGMAPS, cm("web", v="new"))
     kind = r.engine.kind
+    kind.queue = type(kind.queue)()
     r.engine = Engine(kind)
-    kind.queue = r.engine.queue = type(kind.queue)()
     await r.engine.start()
 
     async def replaced() -> bool:

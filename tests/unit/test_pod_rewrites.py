@@ -189,11 +189,13 @@ def test_priority_class_becomes_the_host_copy_of_the_tenants() -> None:
     assert "preemptionPolicy" not in spec
 
 
-def test_system_priority_classes_are_the_hosts() -> None:
-    pod = vpod(priorityClassName="system-cluster-critical", priority=2000000000)
-    spec = translate.to_host(pod, ctx(priority_classes=True))["spec"]
-    assert spec["priorityClassName"] == "system-cluster-critical"
-    assert "priority" not in spec
+def test_system_priority_classes_never_reach_the_host() -> None:
+    """Inside they are the tenant's to use; on the host they would outrank every workload."""
+    for name in ("system-cluster-critical", "system-node-critical"):
+        pod = vpod(priorityClassName=name, priority=2000000000)
+        spec = translate.to_host(pod, ctx(priority_classes=True))["spec"]
+        assert "priorityClassName" not in spec
+        assert "priority" not in spec
 
 
 def test_priority_class_kept_from_host_or_dropped() -> None:

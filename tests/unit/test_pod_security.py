@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from subkube.syncer import refusal
 from subkube.syncer.dns import coredns
 from subkube.syncer.resources.pods import security, translate
 from subkube.syncer.resources.pods.security import BASELINE, PRIVILEGED, RESTRICTED
@@ -166,7 +167,19 @@ def test_a_refusal_is_told_once_per_message() -> None:
         {"type": "PodScheduled", "status": "False", "reason": "Forbidden", "message": "m"}
     ]
     assert translate.refused_with(pod, "Forbidden") == "m"
-    event = translate.refusal_event(pod, "Forbidden", "m", now="t", vcluster="vc1")
+    event = refusal.event(pod, kind="Pod", api_version="v1", message="m", now="t", vcluster="vc1")
     assert event["type"] == "Warning"
+    assert event["reason"] == "Forbidden"
     assert event["involvedObject"]["uid"] == "u"
+    assert event["involvedObject"]["namespace"] == "demo"
     assert event["metadata"] == {"generateName": "p.", "namespace": "demo"}
+
+
+def test_a_refusal_of_a_cluster_scoped_object_is_told_in_default() -> None:
+    pv = {"metadata": {"name": "pv1", "uid": "u"}}
+    event = refusal.event(
+        pv, kind="PersistentVolume", api_version="v1", message="m", now="t", vcluster="vc1"
+    )
+    assert event["metadata"] == {"generateName": "pv1.", "namespace": "default"}
+    assert "namespace" not in event["involvedObject"]
+    assert event["involvedObject"]["kind"] == "PersistentVolume"

@@ -136,7 +136,8 @@ def test_fields_the_api_server_omits_or_defaults_are_no_change() -> None:
 
 def test_pods_name_the_host_copy_except_for_built_in_classes() -> None:
     assert translate.host_class_name("high", **KW) == "subkube-high-x-team-a-x-vc1"
-    assert translate.host_class_name("system-node-critical", **KW) == "system-node-critical"
+    assert translate.host_class_name("system-node-critical", **KW) == ""
+    assert translate.host_class_name("system-cluster-critical", **KW) == ""
     assert translate.host_class_name("", **KW) == ""
     host = translate.to_host(tenant_class(), **KW)
     assert translate.host_class_name("high", **KW) == host["metadata"]["name"]
@@ -163,3 +164,13 @@ def test_different_classes_never_meet_on_the_host(
 
 def test_host_namespaces_of_xs_keep_classes_apart() -> None:
     assert names.host_cluster_name("a-x", "x", "v") != names.host_cluster_name("a", "x", "x-v")
+
+
+def test_a_configured_maximum_lowers_higher_values_on_the_host_only() -> None:
+    assert translate.to_host(tenant_class(), max_value=500, **KW)["value"] == 500
+    assert translate.to_host(tenant_class(value=10), max_value=500, **KW)["value"] == 10
+    assert translate.to_host(tenant_class(), **KW)["value"] == 1000
+    # Lowering the maximum later replaces the copies it now caps.
+    desired = translate.to_host(tenant_class(), max_value=500, **KW)
+    actual = translate.to_host(tenant_class(), **KW)
+    assert translate.host_spec_update(desired, actual) == clusterscoped.Replace(("value",))

@@ -5,15 +5,23 @@ from typing import Any
 import pytest
 
 from subkube.config.model import Sync
+from subkube.kube.resource import CRDS
 from subkube.kube.rest import Kube
 from subkube.syncer import registry
 from subkube.syncer.context import SyncContext
 from subkube.syncer.manager import Manager
 from subkube.syncer.registry import READ, SYNC
+from subkube.syncer.resources.customresources.kind import DefinedOnHost
 from subkube.syncer.tohost import ToHost
 
 OPT_IN = [
     "toHost.networkPolicies",
+    "toHost.ingresses",
+    "toHost.serviceAccounts",
+    "toHost.priorityClasses",
+    "toHost.storageClasses",
+    "toHost.persistentVolumes",
+    "toHost.podDisruptionBudgets",
     "fromHost.nodes",
     "fromHost.storageClasses",
     "fromHost.ingressClasses",
@@ -71,6 +79,12 @@ def test_each_opt_in_kind_adds_exactly_its_rules(flag: str) -> None:
     ]
     expected = {
         "toHost.networkPolicies": [("networking.k8s.io", ("networkpolicies",), SYNC)],
+        "toHost.ingresses": [("networking.k8s.io", ("ingresses",), SYNC)],
+        "toHost.serviceAccounts": [("", ("serviceaccounts",), SYNC)],
+        "toHost.priorityClasses": [("scheduling.k8s.io", ("priorityclasses",), SYNC)],
+        "toHost.storageClasses": [("storage.k8s.io", ("storageclasses",), SYNC)],
+        "toHost.persistentVolumes": [("", ("persistentvolumes",), SYNC)],
+        "toHost.podDisruptionBudgets": [("policy", ("poddisruptionbudgets",), SYNC)],
         "fromHost.nodes": [("", ("nodes",), READ), ("", ("nodes/proxy",), ("get",))],
         "fromHost.storageClasses": [("storage.k8s.io", ("storageclasses",), READ)],
         "fromHost.ingressClasses": [("networking.k8s.io", ("ingressclasses",), READ)],
@@ -82,9 +96,36 @@ def test_each_opt_in_kind_adds_exactly_its_rules(flag: str) -> None:
     assert ("", ("nodes",), ("patch",)) in rules_as_tuples(registry.host_rules(back)[1])
 
 
-def test_kinds_not_built_yet_are_refused_and_others_are_not() -> None:
+@pytest.mark.parametrize(
+    "flag", ["toHost.priorityClasses", "toHost.storageClasses", "toHost.persistentVolumes"]
+)
+def test_cluster_scoped_copies_add_a_cluster_rule_and_nothing_in_the_namespace(flag: str) -> None:
+    base_namespaced, _ = registry.host_rules(Sync())
+    namespaced, cluster = registry.host_rules(sync_with(flag))
+    assert namespaced == base_namespaced
+    assert [r.verbs for r in cluster] == [SYNC]
+
+
+def test_kinds_not_built_yet_are_refused_and_others_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert registry.unsupported(Sync()) == []
+    # Every kind the config toggles, whichever are built by now: refused exactly when
+    # unsupported.
+    for direction in ("toHost", "fromHost"):
+        section = getattr(Sync(), direction)
+        for name in type(section).model_fields:
+            if not hasattr(getattr(section, name), "enabled"):
+                continue
+            flag = f"{direction}.{name}"
+            refused = [] if name in registry.supported(direction) else [f"sync.{flag}"]
+            assert registry.unsupported(sync_with(flag)) == refused, flag
+    # A kind with no entry in the registry is refused, even once every kind is built.
+    monkeypatch.setattr(
+        registry, "KINDS", tuple(k for k in registry.KINDS if k.flags != ("toHost.ingresses",))
+    )
     assert registry.unsupported(sync_with("toHost.ingresses")) == ["sync.toHost.ingresses"]
+    monkeypatch.undo()
     assert registry.supported("toHost") == {
         "pods",
         "services",
@@ -93,15 +134,92 @@ def test_kinds_not_built_yet_are_refused_and_others_are_not() -> None:
         "configMaps",
         "secrets",
         "networkPolicies",
+        "ingresses",
+        "serviceAccounts",
+        "priorityClasses",
+        "storageClasses",
+        "persistentVolumes",
+        "podDisruptionBudgets",
+        "customResources",
     }
+    assert "customResources" in registry.supported("fromHost")
 
 
 @pytest.mark.parametrize("flags", [(), *((f,) for f in OPT_IN)])
 def test_every_kind_the_syncer_runs_has_its_rights(flags: tuple[str, ...]) -> None:
+    assert_rights(sync_with(*flags))
+
+
+CUSTOM_RESOURCES: list[dict[str, Any]] = [
+    {"toHost": {"customResources": {"widgets.example.com": {"enabled": True}}}},
+    {
+        "fromHost": {
+            "customResources": {
+                "gadgets.example.com": {
+                    "enabled": True,
+                    "scope": "Namespaced",
+                    "namespace": "shared",
+                    "selector": {"labels": {"tier": "shared"}},
+                },
+                "plans.billing.example.com": {"enabled": True, "scope": "Cluster"},
+                "off.example.com": {"enabled": False, "scope": "Cluster"},
+            }
+        }
+    },
+]
+
+
+@pytest.mark.parametrize("data", CUSTOM_RESOURCES)
+def test_every_custom_resource_kind_has_its_rights(data: dict[str, Any]) -> None:
+    assert_rights(Sync.model_validate(data))
+
+
+def test_custom_resources_get_rules_by_name_for_their_group_and_plural() -> None:
+    namespaced, cluster = registry.host_rules(Sync.model_validate(CUSTOM_RESOURCES[0]))
+    assert rules_as_tuples(namespaced)[-1] == ("example.com", ("widgets",), SYNC)
+    assert [r.as_dict() for r in cluster] == [
+        {
+            "apiGroups": ["apiextensions.k8s.io"],
+            "resources": ["customresourcedefinitions"],
+            "verbs": ["get"],
+            "resourceNames": ["widgets.example.com"],
+        }
+    ]
+    namespaced, cluster = registry.host_rules(Sync.model_validate(CUSTOM_RESOURCES[1]))
+    base, _ = registry.host_rules(Sync())
+    assert rules_as_tuples(namespaced) == [
+        *rules_as_tuples(base),
+        ("example.com", ("gadgets",), READ),
+    ]
+    assert cluster == [
+        read_definition("gadgets.example.com"),
+        registry.Rule("billing.example.com", ("plans",), READ),
+        read_definition("plans.billing.example.com"),
+    ]
+
+
+def read_definition(name: str) -> registry.Rule:
+    return registry.Rule(CRDS.group, (CRDS.plural,), ("get",), (name,))
+
+
+def definition(name: str, scope: str) -> dict[str, Any]:
+    """A host CRD as the kind of NAME reads it at start."""
+    plural, _, group = name.partition(".")
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "group": group,
+            "scope": scope,
+            "names": {"plural": plural, "kind": plural.title()},
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
+
+
+def assert_rights(sync: Sync) -> None:
     """The rules and the syncer read the same flags: whatever a kind the syncer runs for a
     config reads on the host, that config's rules let it list and watch, in the host
     namespace or cluster-wide; and what a kind copies to the host, it may write."""
-    sync = sync_with(*flags)
 
     class NoKubelets:
         address = "127.0.0.1"
@@ -120,6 +238,8 @@ def test_every_kind_the_syncer_runs_has_its_rights(flags: tuple[str, ...]) -> No
     )
     manager = Manager(ctx)
     for kind in manager.kinds:
+        if isinstance(kind, DefinedOnHost):
+            kind.define(definition(kind.crd_name, kind.scope))
         kind.watch()
     namespaced, cluster = registry.host_rules(sync)
 
@@ -136,4 +256,8 @@ def test_every_kind_the_syncer_runs_has_its_rights(flags: tuple[str, ...]) -> No
     for kind in manager.kinds:
         if isinstance(kind, ToHost):
             res = kind.resource
-            assert set(SYNC) <= in_namespace.get((res.group, res.plural), set()), res.plural
+            rules = in_namespace if res.namespaced else cluster_wide
+            assert set(SYNC) <= rules.get((res.group, res.plural), set()), res.plural
+        if isinstance(kind, DefinedOnHost):
+            # Its definition, read at start, by name.
+            assert read_definition(kind.crd_name) in cluster, kind.crd_name

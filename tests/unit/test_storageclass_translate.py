@@ -117,6 +117,12 @@ def test_claims_use_the_host_name_of_synced_classes_only() -> None:
     assert translate.claim_class("fast", synced=synced, **KW) == "subkube-fast-x-team-a-x-vc1"
     assert translate.claim_class("standard", synced=synced, **KW) == "standard"
     assert translate.claim_class("", synced=synced, **KW) == ""
+    # Another vcluster's copy, by its host name: never reached.
+    theirs = names.host_cluster_name("fast", "team-b", "vc1")
+    assert translate.claim_class(theirs, synced=synced, **KW) == names.host_cluster_name(
+        theirs, "team-a", "vc1"
+    )
+    assert translate.claim_class(theirs, synced=set(), **KW) != theirs
     back = translate.virtual_class_names(synced, **KW)
     assert back == {"subkube-fast-x-team-a-x-vc1": "fast"}
 
@@ -172,7 +178,7 @@ class_names = st.lists(_label, min_size=1, max_size=4).map(".".join).filter(lamb
 @given(class_names, st.sets(class_names, max_size=3))
 def test_a_claim_class_changes_exactly_when_synced(name: str, synced: set[str]) -> None:
     got = translate.claim_class(name, synced=synced, **KW)
-    assert (got != name) == (name in synced)
+    assert (got != name) == (name in synced or name.startswith(names.CLUSTER_PREFIX))
     if name in synced:
         assert names.is_dns_label(got)
         assert translate.virtual_class_names(synced, **KW)[got] == name

@@ -54,13 +54,59 @@
   resources: [networkpolicies]
   verbs: [get, list, watch, create, patch, delete]
 {{- end }}
+{{- if .Values.sync.toHost.ingresses.enabled }}
+- apiGroups: ["networking.k8s.io"]
+  resources: [ingresses]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- if .Values.sync.toHost.serviceAccounts.enabled }}
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- if .Values.sync.toHost.podDisruptionBudgets.enabled }}
+- apiGroups: ["policy"]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
 {{- if .Values.sync.fromHost.events.enabled }}
 - apiGroups: [""]
   resources: [events]
   verbs: [get, list, watch]
 {{- end }}
+{{- range $name, $entry := .Values.sync.toHost.customResources }}
+{{- if $entry.enabled }}
+{{- $resource := splitn "." 2 $name }}
+- apiGroups: [{{ $resource._1 | quote }}]
+  resources: [{{ $resource._0 | quote }}]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- end }}
+{{- range $name, $entry := .Values.sync.fromHost.customResources }}
+{{- if and $entry.enabled (eq (default "" $entry.scope) "Namespaced") }}
+{{- $resource := splitn "." 2 $name }}
+- apiGroups: [{{ $resource._1 | quote }}]
+  resources: [{{ $resource._0 | quote }}]
+  verbs: [get, list, watch]
+{{- end }}
+{{- end }}
 {{- end -}}
 {{- define "subkube.clusterRules" -}}
+{{- if .Values.sync.toHost.priorityClasses.enabled }}
+- apiGroups: ["scheduling.k8s.io"]
+  resources: [priorityclasses]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- if .Values.sync.toHost.storageClasses.enabled }}
+- apiGroups: ["storage.k8s.io"]
+  resources: [storageclasses]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
+{{- if .Values.sync.toHost.persistentVolumes.enabled }}
+- apiGroups: [""]
+  resources: [persistentvolumes]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
 {{- if and .Values.sync.toHost.pods.enabled .Values.sync.fromHost.nodes.enabled }}
 - apiGroups: [""]
   resources: [nodes]
@@ -93,5 +139,33 @@
 - apiGroups: ["node.k8s.io"]
   resources: [runtimeclasses]
   verbs: [get, list, watch]
+{{- end }}
+{{- range $name, $entry := .Values.sync.toHost.customResources }}
+{{- if $entry.enabled }}
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: [customresourcedefinitions]
+  verbs: [get]
+  resourceNames: [{{ $name | quote }}]
+{{- end }}
+{{- end }}
+{{- range $name, $entry := .Values.sync.fromHost.customResources }}
+{{- if and $entry.enabled (eq (default "" $entry.scope) "Namespaced") }}
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: [customresourcedefinitions]
+  verbs: [get]
+  resourceNames: [{{ $name | quote }}]
+{{- end }}
+{{- end }}
+{{- range $name, $entry := .Values.sync.fromHost.customResources }}
+{{- if and $entry.enabled (eq (default "" $entry.scope) "Cluster") }}
+{{- $resource := splitn "." 2 $name }}
+- apiGroups: [{{ $resource._1 | quote }}]
+  resources: [{{ $resource._0 | quote }}]
+  verbs: [get, list, watch]
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: [customresourcedefinitions]
+  verbs: [get]
+  resourceNames: [{{ $name | quote }}]
+{{- end }}
 {{- end }}
 {{- end -}}

@@ -5,6 +5,7 @@ defaults follow its behaviour (see shared/reference/vcluster-facts.md). Field na
 users' camelCase on purpose: the models are the file format.
 """
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -106,6 +107,83 @@ class PodSync(On):
         return [Toleration.parse(t) if isinstance(t, str) else t for t in value]
 
 
+# A CustomResourceDefinition's name, `<plural>.<group>`: the group holds at least one dot.
+_CRD_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _crd_names(entries: dict[str, Toggle]) -> dict[str, Toggle]:
+    for name in entries:
+        if not _CRD_NAME.match(name):
+            raise ValueError(
+                f"{name!r} is not a CustomResourceDefinition name: use <plural>.<group>, "
+                "e.g. widgets.example.com"
+            )
+    return entries
+
+
+class ToHostCustomResource(Toggle):
+    """Tenant objects of a custom resource, copied to the host namespace for the host's
+    operator; their status flows back inside."""
+
+    scope: Literal["Namespaced", "Cluster"] = Field(
+        "Namespaced",
+        description="Must match the host's CRD. Only Namespaced: a cluster-scoped copy would "
+        "need cluster-wide write rights on the host and outlive the vcluster's namespace.",
+    )
+
+    @model_validator(mode="after")
+    def _namespaced(self) -> "ToHostCustomResource":
+        if self.scope == "Cluster":
+            raise ValueError(
+                "only namespaced custom resources sync to the host (cluster-scoped copies "
+                "would need cluster-wide write rights there); use sync.fromHost.customResources "
+                "to show cluster-scoped host objects inside"
+            )
+        return self
+
+
+class PriorityClassSync(Toggle):
+    maxValue: int | None = Field(
+        None,
+        le=1_000_000_000,
+        description="The highest value a tenant PriorityClass has on the host (a higher one is "
+        "lowered to it), so tenant pods never preempt host workloads above it. Unset: any "
+        "value up to 1000000000, the highest the API server allows a non-system class.",
+    )
+
+
+class LabelSelector(Strict):
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Only host objects with all these labels."
+    )
+
+
+class FromHostCustomResource(Toggle):
+    """Host objects of a custom resource shown inside, read-only, status included."""
+
+    scope: Literal["Namespaced", "Cluster"] = Field(description="Must match the host's CRD.")
+    selector: LabelSelector = LabelSelector()
+    namespace: str = Field(
+        "",
+        description="Namespaced scope only, and then required: the virtual namespace (made if "
+        "missing) where the selected objects of the vcluster's own host namespace appear, under "
+        'their names (vCluster\'s mappings.byName {"": "<namespace>/*"}). No other host '
+        "namespace is read, so the vcluster's rights there stay in its namespace.",
+    )
+
+    @model_validator(mode="after")
+    def _namespace_for_namespaced(self) -> "FromHostCustomResource":
+        if self.scope == "Cluster" and self.namespace:
+            raise ValueError("namespace is for scope Namespaced; a Cluster one has none")
+        if self.scope == "Namespaced" and not _DNS_LABEL.match(self.namespace):
+            raise ValueError(
+                "scope Namespaced needs namespace: the virtual namespace (a DNS label) where "
+                "the host namespace's objects appear"
+            )
+        return self
+
+
 class ToHost(Strict):
     pods: PodSync = PodSync()
     services: On = On()
@@ -116,10 +194,17 @@ class ToHost(Strict):
     ingresses: Toggle = Toggle()
     networkPolicies: Toggle = Toggle()
     serviceAccounts: Toggle = Toggle()
-    priorityClasses: Toggle = Toggle()
+    priorityClasses: PriorityClassSync = PriorityClassSync()
     podDisruptionBudgets: Toggle = Toggle()
     persistentVolumes: Toggle = Toggle()
     storageClasses: Toggle = Toggle()
+    customResources: dict[str, ToHostCustomResource] = Field(
+        default_factory=dict,
+        description="By CRD name (<plural>.<group>). The CRD comes from the host, where its "
+        "operator runs, and is copied inside at start; subkube never installs one on the host.",
+    )
+
+    _crd_names = field_validator("customResources")(_crd_names)
 
 
 class NodeSelector(Strict):
@@ -140,6 +225,13 @@ class FromHost(Strict):
     priorityClasses: Toggle = Toggle()
     runtimeClasses: Toggle = Toggle()
     nodes: NodeSync = NodeSync()
+    customResources: dict[str, FromHostCustomResource] = Field(
+        default_factory=dict,
+        description="By CRD name (<plural>.<group>). The CRD comes from the host and is "
+        "copied inside at start; a tenant's edit of a copy is put back.",
+    )
+
+    _crd_names = field_validator("customResources")(_crd_names)
 
 
 class Sync(Strict):
@@ -152,8 +244,16 @@ class Sync(Strict):
             name
             for name in FromHost.model_fields
             if name in ToHost.model_fields
+            and name != "customResources"
             and getattr(self.toHost, name).enabled
             and getattr(self.fromHost, name).enabled
+        ]
+        both += [
+            f"customResources.{name}"
+            for name, entry in self.toHost.customResources.items()
+            if entry.enabled
+            and name in self.fromHost.customResources
+            and self.fromHost.customResources[name].enabled
         ]
         if both:
             raise ValueError(

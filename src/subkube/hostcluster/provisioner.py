@@ -1,6 +1,7 @@
 """The local host's storage: a default StorageClass whose claims get directories on this machine.
 
-What kind and minikube ship as local-path provisioners: a claim of class `standard` gets a
+What kind and minikube ship as local-path provisioners: a claim of class `standard`, or of
+any class naming this provisioner (a vcluster's own classes on the host), gets a
 PersistentVolume backed by a directory under the host's data dir; the host's PV controller
 binds the two, and when the claim goes (reclaim policy Delete) the directory and the volume go.
 The local pod runtime mounts that directory into the pods it runs.

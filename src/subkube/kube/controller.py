@@ -1,11 +1,13 @@
-"""A work queue with its workers: the loop of the local host's small controllers."""
+"""A work queue with its workers: the one worker loop of the code base. The local host's
+small controllers use it as it is; the syncer's engine gives it its own queue and failure
+handling (metrics, fast retries on conflicts)."""
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from subkube.aio import cancel_all
 from subkube.kube.workqueue import WorkQueue, process
 from subkube.log import kv
 
@@ -16,12 +18,22 @@ K = TypeVar("K", bound=Hashable)
 
 class Controller(Generic[K]):
     def __init__(
-        self, name: str, reconcile: Callable[[K], Awaitable[None]], workers: int = 1
+        self,
+        name: str,
+        reconcile: Callable[[K], Awaitable[None]],
+        workers: int = 1,
+        *,
+        queue: WorkQueue[K] | None = None,
+        on_error: Callable[[K, Exception], None] | None = None,
     ) -> None:
         self.name = name
         self.reconcile = reconcile
         self.workers = workers
-        self.queue: WorkQueue[K] = WorkQueue(base_delay=0.5, max_delay=30.0)
+        # An empty queue is falsy (it has a length): test for None.
+        self.queue: WorkQueue[K] = (
+            queue if queue is not None else WorkQueue(base_delay=0.5, max_delay=30.0)
+        )
+        self.on_error = on_error or self._failed
         self._tasks: list[asyncio.Task[None]] = []
 
     def add(self, key: K) -> None:
@@ -38,15 +50,12 @@ class Controller(Generic[K]):
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(process(self.queue, self.reconcile, self._failed))
-            for _ in range(self.workers)
+            asyncio.create_task(
+                process(self.queue, self.reconcile, self.on_error), name=f"{self.name}-{i}"
+            )
+            for i in range(self.workers)
         ]
 
     async def stop(self) -> None:
         self.queue.shutdown()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await cancel_all(self._tasks)

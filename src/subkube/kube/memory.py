@@ -5,8 +5,9 @@ It keeps objects as plain dicts in one asyncio loop, with what the syncer relies
 real API server: one etcd-like resourceVersion counter, optimistic concurrency, merge and
 JSON patches, the status subresource kept apart from the main resource, finalizers and pod
 graceful deletion, label and field selectors, and watches from a resourceVersion over a
-bounded history (410 Gone once it is compacted away). Test helpers inject failures, count
-calls and drop or compact watches.
+bounded history (410 Gone once it is compacted away). A CustomResourceDefinition is
+Established as soon as it is stored (every resource is served anyway). Test helpers inject
+failures, count calls and drop or compact watches.
 
 What it leaves out: admission, validation and defaulting, namespaces that must exist,
 garbage collection (owner references, propagation policies), the namespace controller,
@@ -29,7 +30,7 @@ from typing import Any, NoReturn
 
 import aiohttp
 
-from subkube.kube.resource import PODS, Resource
+from subkube.kube.resource import CRDS, PODS, Resource
 from subkube.kube.rest import MERGE_PATCH, ApiError, Kube, Obj
 
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -738,6 +739,8 @@ class MemoryKube(Kube):
         if not meta.get("finalizers"):
             meta.pop("finalizers", None)
         obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+        if _store_key(res) == _store_key(CRDS) and "status" not in obj:
+            obj["status"] = {"conditions": [{"type": "Established", "status": "True"}]}
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = timestamp(self._now())
         meta["generation"] = 1

@@ -71,6 +71,8 @@ CLUSTERROLEBINDINGS = Resource(
 RESOURCEQUOTAS = Resource("", "v1", "resourcequotas", "ResourceQuota")
 LIMITRANGES = Resource("", "v1", "limitranges", "LimitRange")
 NETWORKPOLICIES = Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy")
+PDBS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget")
+INGRESSES = Resource("networking.k8s.io", "v1", "ingresses", "Ingress")
 PVS = Resource("", "v1", "persistentvolumes", "PersistentVolume", namespaced=False)
 STORAGECLASSES = Resource(
     "storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False
@@ -82,6 +84,13 @@ PRIORITYCLASSES = Resource(
     "scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", namespaced=False
 )
 RUNTIMECLASSES = Resource("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", namespaced=False)
+CRDS = Resource(
+    "apiextensions.k8s.io",
+    "v1",
+    "customresourcedefinitions",
+    "CustomResourceDefinition",
+    namespaced=False,
+)
 
 BY_PLURAL = {
     r.plural: r

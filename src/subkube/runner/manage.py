@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from subkube import daemonize
-from subkube.config.model import Config
+from subkube.config.model import Config, Sync
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
@@ -20,6 +20,7 @@ from subkube.runner.kubeconfigs import current_context
 from subkube.runner.state import VClusterState, known_vclusters, load_state, vcluster_dir
 from subkube.runner.vcluster import check_supported
 from subkube.syncer import clusterscoped, names, registry
+from subkube.syncer.resources.customresources import kind as customresources
 from subkube.syncer.resources.pods import security
 
 DAEMON_MODULE = "subkube.runner.daemon"
@@ -103,6 +104,11 @@ async def _prepare_namespace(
         return None
 
 
+async def _check_host_definitions(kubeconfig: Path, context: str | None, sync: Sync) -> None:
+    async with connect(kubeconfig, context) as api:
+        await customresources.check_host_definitions(Kube(api), sync)
+
+
 def create(
     name: str,
     namespace: str,
@@ -146,6 +152,10 @@ def create(
     # Pin the host context now: `subkube connect` later changes the current context of
     # that very file, and the host must stay the host.
     context = context or current_context(host) or None
+    # Before anything is made on the host: what it must already serve.
+    sync = (config or Config()).sync
+    if customresources.configured(sync):
+        asyncio.run(_check_host_definitions(host, context, sync))
     level = (config or Config()).policies.podSecurityStandard
     warning = asyncio.run(_prepare_namespace(host, context, namespace, create_namespace, level))
     if warning and on_warning:

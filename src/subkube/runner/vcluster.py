@@ -23,7 +23,8 @@ from subkube.runner.kubelet.server import KubeletEndpoint, kubelet_address
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
 from subkube.syncer.manager import Manager
-from subkube.syncer.registry import unsupported
+from subkube.syncer.registry import taken_over, unsupported
+from subkube.syncer.resources.customresources.kind import check_host_definitions
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,9 @@ HOST_CONTROLLERS = (
 )
 
 
-def virtual_controllers() -> list[str]:
-    return ["*", *(f"-{c}" for c in HOST_CONTROLLERS)]
+def virtual_controllers(config: Config) -> list[str]:
+    """Every default controller but the host's, and those a synced kind takes over."""
+    return ["*", *(f"-{c}" for c in (*HOST_CONTROLLERS, *taken_over(config.sync)))]
 
 
 def virtual_apiserver_args(pki_dir: Path) -> dict[str, str]:
@@ -128,6 +130,7 @@ class VCluster:
                 connect(c.host_kubeconfig, c.host_context)
             )
             host = Kube(host_api)
+            await check_host_definitions(host, c.config.sync)
             owner = await hostside.ensure_host_objects(host, c.host_namespace, c.name)
             net = c.config.networking
             cidr = net.serviceCIDR or await hostside.discover_service_cidr(host, c.host_namespace)
@@ -156,7 +159,7 @@ class VCluster:
                 },
                 ports={"apiserver": c.listen_port} if c.listen_port else {},
                 controller_manager_extra_args=c.config.controlPlane.controllerManager.as_dict(),
-                controllers=virtual_controllers(),
+                controllers=virtual_controllers(c.config),
                 allocate_node_cidrs=False,
                 extra_sans=[
                     api_ip,

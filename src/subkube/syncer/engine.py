@@ -12,9 +12,10 @@ import time
 from collections.abc import Iterable
 
 from subkube.aio import cancel_all
+from subkube.kube.controller import Controller
 from subkube.kube.informer import Informer, Key
 from subkube.kube.rest import TRANSIENT, ApiError
-from subkube.kube.workqueue import WorkQueue, process
+from subkube.kube.workqueue import WorkQueue
 from subkube.log import kv
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
@@ -48,6 +49,10 @@ class Kind:
             vcluster=self.ctx.vcluster, kind=self.name, operation=operation
         ).inc()
 
+    async def setup(self) -> None:
+        """What must exist before the kind watches (a custom resource: its definition,
+        copied inside from the host)."""
+
     def watch(self) -> list[Informer]:
         """Ask the cache for the informers this kind reads and subscribe to the changes that
         concern its keys; returns the informers that must have listed before work starts."""
@@ -74,33 +79,31 @@ class Engine:
         self._reconcile_seconds = metrics.RECONCILE_SECONDS.labels(**labels)
         metrics.QUEUE_DEPTH.labels(**labels).set_function(lambda: len(self.queue))
         metrics.SYNCED.labels(**labels).set_function(kind.synced_count)
-        self._tasks: list[asyncio.Task[None]] = []
+        self.controller = Controller(
+            kind.name, self._timed_reconcile, kind.workers, queue=kind.queue, on_error=self._failed
+        )
+        self._resync_task: asyncio.Task[None] | None = None
 
     def enqueue_all(self) -> None:
         for key in self.kind.all_keys():
             self.queue.add(key)
 
     async def start(self) -> None:
+        await self.kind.setup()
         await self.kind.ctx.cache.synced(self.kind.watch())
         self.enqueue_all()
-        name = self.kind.name
-        self._tasks += [
-            asyncio.create_task(self._worker(), name=f"{name}-worker-{i}")
-            for i in range(self.kind.workers)
-        ]
-        self._tasks.append(asyncio.create_task(self._resync(), name=f"{name}-resync"))
+        self.controller.start()
+        self._resync_task = asyncio.create_task(self._resync(), name=f"{self.kind.name}-resync")
 
     async def stop(self) -> None:
-        self.queue.shutdown()
-        await cancel_all(self._tasks)
+        if self._resync_task is not None:
+            await cancel_all([self._resync_task])
+        await self.controller.stop()
 
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.kind.resync_period)
             self.enqueue_all()
-
-    async def _worker(self) -> None:
-        await process(self.queue, self._timed_reconcile, self._failed)
 
     async def _timed_reconcile(self, key: Key) -> None:
         started = time.monotonic()

@@ -1,10 +1,11 @@
-"""Copying a kind from the host into the vcluster, read-only inside: for each key (the host
-object's namespace and name, "" for cluster-scoped ones):
-  - host exists, copy missing or different -> (re)make the copy inside
+"""Copying a kind from the host into the vcluster, read-only inside: for each key (the copy's
+namespace and name inside, "" for cluster-scoped ones):
+  - host exists, copy missing or different -> make the copy inside, or bring it back in line
   - host gone, copy inside                 -> delete the copy
   - an object inside that is not a copy    -> the tenant's own: never touched
 A tenant's edit to a copy is put back. A kind says which resource, how a host object looks
-inside, and how a copy is recognized.
+inside, how a copy is recognized, and, if a copy lives elsewhere than its host object or
+can change in place, where and how.
 """
 
 import logging
@@ -36,14 +37,22 @@ class FromHost(engine.Kind):
     def differs(self, desired: Obj, vobj: Obj) -> bool:
         raise NotImplementedError
 
+    def virtual_key(self, hobj: Obj) -> Key:
+        """Where the copy of HOBJ lives inside."""
+        return self._key(hobj)
+
+    def host_key(self, key: Key) -> Key | None:
+        """Where the host object of the copy at KEY lives (None: no host object maps there)."""
+        return key
+
     def watch(self) -> list[Informer]:
         cache = self.ctx.cache
         self.host = cache.informer(
             "host", self.resource, namespace=self.host_namespace, label_selector=self.host_selector
         )
         self.virtual = cache.informer("virtual", self.resource)
-        for informer in (self.host, self.virtual):
-            informer.add_handler(lambda _t, obj: self.enqueue(self._key(obj)))
+        self.host.add_handler(lambda _t, obj: self.enqueue(self.virtual_key(obj)))
+        self.virtual.add_handler(lambda _t, obj: self.enqueue(self._key(obj)))
         return [self.host, self.virtual]
 
     @staticmethod
@@ -52,38 +61,56 @@ class FromHost(engine.Kind):
         return meta.get("namespace", ""), meta.get("name", "")
 
     def all_keys(self) -> Iterable[Key]:
-        for informer in (self.host, self.virtual):
-            for obj in informer.items():
-                yield self._key(obj)
+        for obj in self.host.items():
+            yield self.virtual_key(obj)
+        for obj in self.virtual.items():
+            yield self._key(obj)
 
     def synced_count(self) -> int:
         return sum(1 for obj in self.virtual.items() if self.is_copy(obj))
 
     async def reconcile(self, key: Key) -> None:
         namespace, name = key
-        hobj = self.host.get(namespace, name)
         vobj = self.virtual.get(namespace, name)
         if vobj is not None and not self.is_copy(vobj):
             return
-        res, api = self.resource, self.ctx.virtual
+        host_key = self.host_key(key)
+        hobj = self.host.get(*host_key) if host_key is not None else None
         if hobj is None:
             if vobj is not None:
-                await api.delete(res, name, namespace or None, uid=vobj["metadata"]["uid"])
-                self.count("delete")
+                await self._delete_copy(vobj)
                 log.info("host object gone, copy removed", extra=kv(kind=self.name, name=name))
             return
         desired = self.to_virtual(hobj)
-        if vobj is not None and not self.differs(desired, vobj):
-            return
-        if vobj is not None:
-            # Class objects are mostly immutable: a changed one is made anew.
-            await api.delete(res, name, namespace or None, uid=vobj["metadata"]["uid"])
+        if vobj is None:
+            if await self.create_copy(desired) is not None:
+                log.info("host object copied inside", extra=kv(kind=self.name, name=name))
+        elif self.differs(desired, vobj):
+            await self.update_copy(desired, vobj)
+
+    async def create_copy(self, desired: Obj) -> Obj | None:
+        """Make the copy inside; None when an object of its name appeared meanwhile."""
         try:
-            created = await api.create(res, desired, namespace or None)
+            created = await self.ctx.virtual.create(
+                self.resource, desired, desired["metadata"].get("namespace")
+            )
         except ApiError as exc:
             if not exc.already_exists:
                 raise
-            return
+            return None
         self.virtual.write_through(created, None)
         self.count("create")
-        log.info("host object copied inside", extra=kv(kind=self.name, name=name))
+        return created
+
+    async def update_copy(self, desired: Obj, vobj: Obj) -> None:
+        """Bring a copy that differs from DESIRED back in line. Class objects are mostly
+        immutable: a changed one is made anew."""
+        await self._delete_copy(vobj)
+        await self.create_copy(desired)
+
+    async def _delete_copy(self, vobj: Obj) -> None:
+        meta = vobj["metadata"]
+        await self.ctx.virtual.delete(
+            self.resource, meta["name"], meta.get("namespace"), uid=meta["uid"]
+        )
+        self.count("delete")

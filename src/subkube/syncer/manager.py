@@ -42,7 +42,7 @@ class Manager:
         ]
         self.stages: dict[int, list[Engine]] = {}
         for d in sorted(declared, key=lambda d: d.stage):
-            self.stages.setdefault(d.stage, []).append(Engine(d.make(ctx)))
+            self.stages.setdefault(d.stage, []).extend(Engine(k) for k in d.make(ctx))
 
     @property
     def kinds(self) -> list[Kind]:

@@ -18,6 +18,8 @@ HASH_LEN = 10
 SEP = "-x-"
 
 DOMAIN = "subkube.io"
+# What the host name of every cluster-scoped copy starts with (host_cluster_name).
+CLUSTER_PREFIX = "subkube-"
 LABEL_MANAGED_BY = f"{DOMAIN}/managed-by"
 LABEL_NAMESPACE = f"{DOMAIN}/namespace"
 ANNOTATION_NAME = f"{DOMAIN}/object-name"
@@ -70,7 +72,7 @@ def host_name(name: str, namespace: str, vcluster: str) -> str:
 
 def host_cluster_name(name: str, host_namespace: str, vcluster: str) -> str:
     """Host name of a cluster-scoped virtual object that is synced to the host."""
-    plain = f"subkube-{name}{SEP}{host_namespace}{SEP}{vcluster}"
+    plain = f"{CLUSTER_PREFIX}{name}{SEP}{host_namespace}{SEP}{vcluster}"
     ambiguous = _ambiguous(name, host_namespace, vcluster)
     return _safe(plain, ambiguous, "cluster", name, host_namespace, vcluster)
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from subkube.kube.informer import Informer, Key
-from subkube.kube.resource import Resource
+from subkube.kube.resource import EVENTS, Resource, key_of
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
-from subkube.syncer import clusterscoped, engine, merge, names
+from subkube.syncer import clusterscoped, engine, merge, names, refusal
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ class ToHost(engine.Kind):
     host: Informer
     # Top-level fields of the host object that we own and put back when others edit them.
     owned_fields: tuple[str, ...] = ()
+    # False: status is written with the object (a custom resource without the subresource).
+    status_subresource = True
 
     @staticmethod
     def references(vobj: Obj) -> list[str]:
@@ -118,7 +120,7 @@ class ToHost(engine.Kind):
             meta["name"],
             {"status": patch},
             meta.get("namespace"),
-            subresource="status",
+            subresource="status" if self.status_subresource else None,
         )
 
     async def create_host(self, desired: Obj) -> Obj:
@@ -137,6 +139,30 @@ class ToHost(engine.Kind):
     async def refuse(self, vobj: Obj) -> bool:
         """Whether the host copy of VOBJ must not be made (the kind has told the tenant
         why). Not an error: nothing retries until the virtual object changes."""
+        return False
+
+    async def tell_refused(self, vobj: Obj, message: str) -> None:
+        """A Warning event inside saying why VOBJ never reaches the host (for `refuse`)."""
+        log.info(
+            "refused",
+            extra=kv(kind=self.name, object="/".join(k for k in key_of(vobj) if k), why=message),
+        )
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        res = self.resource
+        event = refusal.event(
+            vobj,
+            kind=res.kind,
+            api_version=res.api_version,
+            message=message,
+            now=now,
+            vcluster=self.ctx.vcluster,
+        )
+        await self.ctx.virtual.create(EVENTS, event, event["metadata"]["namespace"])
+
+    def waiting(self, vobj: Obj) -> bool:
+        """Whether the host copy of VOBJ must wait for another host object it needs, which
+        the host would refuse it without (pods: their ServiceAccount's copy). Not an error:
+        the kind enqueues the key again when that object arrives."""
         return False
 
     async def host_missing(self, vobj: Obj) -> bool:
@@ -246,7 +272,7 @@ class ToHost(engine.Kind):
 
         desired = self.to_host(copy.deepcopy(vobj))
         if hobj is None:
-            if await self.host_missing(vobj) or await self.refuse(vobj):
+            if await self.host_missing(vobj) or await self.refuse(vobj) or self.waiting(vobj):
                 return
             desired = merge.stamp_records(await self.prepare(vobj, desired))
             try:

@@ -29,9 +29,23 @@ CONFIG: dict[str, Any] = {
                     {"key": "spot", "operator": "Exists", "effect": "NoExecute"},
                 ],
             },
+            "ingresses": {"enabled": True},
+            "serviceAccounts": {"enabled": True},
+            "podDisruptionBudgets": {"enabled": True},
+            "priorityClasses": {"enabled": True},
+            "storageClasses": {"enabled": True},
+            "persistentVolumes": {"enabled": True},
+        },
+        "fromHost": {
+            "runtimeClasses": {"enabled": True},
         },
     },
 }
+
+
+# Host objects a test module needs before the vcluster starts (the CRDs of the custom
+# resources it syncs, which the vcluster checks at create): applied right after `host up`.
+HOST_MANIFESTS: list[dict[str, Any]] = []
 
 
 class Lab(HostLab):
@@ -67,6 +81,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     values = root / "values.yaml"
     values.write_text(yaml.safe_dump(CONFIG))
     try:
+        if HOST_MANIFESTS:
+            items = {"apiVersion": "v1", "kind": "List", "items": HOST_MANIFESTS}
+            lab.host("apply", "-f", "-", stdin=json.dumps(items))
+            crds = [
+                f"crd/{m['metadata']['name']}"
+                for m in HOST_MANIFESTS
+                if m["kind"] == "CustomResourceDefinition"
+            ]
+            if crds:
+                lab.host("wait", "--for=condition=Established", *crds)
         res = lab.cli("create", VC, "-n", NS, "--no-connect", "-f", str(values))
         assert res.returncode == 0, res.stdout + res.stderr
         lab.kc[VC] = Path(lab.cli("kubeconfig", VC, "-n", NS).stdout.strip())

@@ -22,7 +22,10 @@ class Events(engine.Kind):
         ctx = self.ctx
         self.events = ctx.cache.informer("host", EVENTS, namespace=ctx.host_namespace)
         # The host copies events can be about, by kind: the same informers their kinds read.
-        self.involved = {kind: ctx.owned(res) for kind, res in ctx.to_host_kinds.items()}
+        # Events about cluster-scoped copies are not in the host namespace, so none of those.
+        self.involved = {
+            kind: ctx.owned(res) for kind, res in ctx.to_host_kinds.items() if res.namespaced
+        }
         self.events.add_handler(self._on_event)
         return [self.events, *self.involved.values()]
 

@@ -4,12 +4,17 @@ from the host. An object a tenant made under the same name is left alone."""
 
 from subkube.kube.resource import Resource
 from subkube.kube.rest import Obj
+from subkube.syncer import clusterscoped
 from subkube.syncer.context import SyncContext
 from subkube.syncer.fromhost import FromHost
 from subkube.syncer.resources.hostclasses import translate
 
 
 class HostClasses(FromHost):
+    # Not the classes vclusters copied to the host (sync.toHost.priorityClasses, …): they
+    # are other tenants' business.
+    host_selector = f"!{clusterscoped.LABEL_HOST_NAMESPACE}"
+
     def __init__(self, ctx: SyncContext, resource: Resource) -> None:
         super().__init__(ctx)
         self.resource = resource

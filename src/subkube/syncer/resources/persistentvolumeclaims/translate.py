@@ -13,9 +13,6 @@ Obj = dict[str, Any]
 
 _NO_CLASSES: Mapping[str, str] = MappingProxyType({})
 
-# Bound and provisioned by the host; the virtual values mean nothing there.
-_HOST_DECIDES = ("volumeName",)
-
 
 def to_host(
     vobj: Obj,
@@ -24,12 +21,16 @@ def to_host(
     host_namespace: str,
     owner: Obj | None,
     storage_classes: Set[str] = frozenset(),
+    volumes: Set[str] = frozenset(),
 ) -> Obj:
     """STORAGE_CLASSES: the tenant's classes copied to the host, whose host names the claim
-    must use (none by default: class names pass unchanged)."""
+    must use (none by default: class names pass unchanged). VOLUMES: the tenant's volumes
+    copied to the host; a volumeName naming one becomes its host name. Any other volumeName
+    goes: the host binds and provisions, and no raw name may reach a host volume."""
     spec = copy.deepcopy(vobj.get("spec") or {})
-    for f in _HOST_DECIDES:
-        spec.pop(f, None)
+    volume = spec.pop("volumeName", None)
+    if volume in volumes:
+        spec["volumeName"] = names.host_cluster_name(volume, host_namespace, vcluster)
     namespace = vobj["metadata"]["namespace"]
     if spec.get("storageClassName"):
         spec["storageClassName"] = claim_class(
@@ -117,13 +118,15 @@ def virtual_volume(vobj: Obj, hobj: Obj, *, classes: Mapping[str, str] = _NO_CLA
     }
 
 
-def claim_binding(vobj: Obj, hobj: Obj) -> Obj | None:
+def claim_binding(vobj: Obj, hobj: Obj, *, tenant_volume: str = "") -> Obj | None:
     """Merge patch binding the virtual claim to its volume, with the class the host chose
-    when the tenant named none; None when it already is."""
+    when the tenant named none; None when it already is. TENANT_VOLUME: the name inside of
+    the tenant's own volume whose host copy the host claim is bound to, named instead."""
     vspec, hspec = vobj.get("spec") or {}, hobj.get("spec") or {}
     patch: Obj = {}
-    if not vspec.get("volumeName") and bound_volume(hobj):
-        patch["volumeName"] = bound_volume(hobj)
+    volume = tenant_volume or bound_volume(hobj)
+    if not vspec.get("volumeName") and volume:
+        patch["volumeName"] = volume
     if not vspec.get("storageClassName") and hspec.get("storageClassName"):
         patch["storageClassName"] = hspec["storageClassName"]
     return {"spec": patch} if patch else None

@@ -1,16 +1,29 @@
-"""Pods: virtual -> host with full translation; status, node binding and deletion back."""
+"""Pods: virtual -> host with full translation; status, node binding and deletion back.
+
+A pod refused here (pod security, or a RuntimeClass the host cannot run: see
+pods/runtimeclasses.py for which host class a pod runs under and why that needs
+sync.fromHost.runtimeClasses) stays inside with a Warning event and a PodScheduled
+condition saying why."""
 
 import base64
 import datetime as dt
 import logging
+from collections.abc import Iterable
 
 from subkube.kube.informer import Informer
-from subkube.kube.resource import EVENTS, PODS, SECRETS, SERVICES, Resource
+from subkube.kube.resource import (
+    PODS,
+    RUNTIMECLASSES,
+    SECRETS,
+    SERVICEACCOUNTS,
+    SERVICES,
+    Resource,
+)
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
-from subkube.syncer import names
+from subkube.syncer import names, refusal
 from subkube.syncer.references import reference
-from subkube.syncer.resources.pods import security, translate
+from subkube.syncer.resources.pods import runtimeclasses, security, translate
 from subkube.syncer.resources.pods.references import pod_references
 from subkube.syncer.tohost import ToHost
 
@@ -20,9 +33,13 @@ TOKEN_EXPIRY_ANNOTATION = f"{names.DOMAIN}/token-expires"
 DEFAULT_TOKEN_SECONDS = 3607
 # Like the kubelet: renew once 80 % of a token's lifetime has passed.
 RENEW_FRACTION = 0.8
-# The reason on a refused pod's PodScheduled condition and on its Warning event.
-REFUSED = "Forbidden"
+# The reason on a refused pod's PodScheduled condition, as on its Warning event.
+REFUSED = refusal.REASON
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"
+# Virtual pods by the ServiceAccount they run as ("namespace/name").
+BY_SERVICE_ACCOUNT = "service-account"
+# Virtual pods by the RuntimeClass they name.
+BY_RUNTIME_CLASS = "runtime-class"
 
 
 def _now() -> dt.datetime:
@@ -39,7 +56,62 @@ class Pods(ToHost):
         self.services = cache.informer("virtual", SERVICES)
         # Token Secrets carry our managed-by label: the Secrets kind reads the same.
         self.host_secrets = ctx.owned(SECRETS)
-        return [*super().watch(), self.services, self.host_secrets]
+        informers = [*super().watch(), self.services, self.host_secrets]
+        if ctx.sync.toHost.serviceAccounts.enabled:
+            # A pod runs as the host copy of its ServiceAccount, which the host requires to
+            # exist: a pod created with its namespace waits for the copy, then goes at once.
+            self.host_service_accounts = ctx.owned(SERVICEACCOUNTS)
+            self.host_service_accounts.add_handler(self._service_account_arrived)
+            self.virtual.add_index(BY_SERVICE_ACCOUNT, _service_account_key)
+            informers.append(self.host_service_accounts)
+        # A pod naming a RuntimeClass waits, refused, for a host class of its handler: it
+        # goes when the classes change.
+        self.runtime_classes = cache.informer("virtual", RUNTIMECLASSES)
+        self.virtual.add_index(BY_RUNTIME_CLASS, _runtime_class)
+        self.runtime_classes.add_handler(
+            lambda _t, rc: self._enqueue_new(
+                self.virtual.by_index(BY_RUNTIME_CLASS, rc["metadata"]["name"])
+            )
+        )
+        informers.append(self.runtime_classes)
+        self.host_runtime_classes: Informer | None = None
+        if ctx.sync.fromHost.runtimeClasses.enabled:
+            self.host_runtime_classes = cache.informer("host", RUNTIMECLASSES)
+            self.host_runtime_classes.add_handler(
+                lambda _t, _rc: self._enqueue_new(
+                    pod
+                    for name in self.virtual.index_values(BY_RUNTIME_CLASS)
+                    for pod in self.virtual.by_index(BY_RUNTIME_CLASS, name)
+                )
+            )
+            informers.append(self.host_runtime_classes)
+        return informers
+
+    def _enqueue_new(self, pods: Iterable[Obj]) -> None:
+        """Enqueue those of PODS that have no host copy yet."""
+        for pod in pods:
+            meta = pod["metadata"]
+            if self.host.get(*self.host_key(meta["namespace"], meta["name"])) is None:
+                self.enqueue((meta["namespace"], meta["name"]))
+
+    def _service_account_arrived(self, event: str, hsa: Obj) -> None:
+        key = names.virtual_key(hsa)
+        if event == "ADDED" and key is not None:
+            self._enqueue_new(self.virtual.by_index(BY_SERVICE_ACCOUNT, "/".join(key)))
+
+    def waiting(self, vobj: Obj) -> bool:
+        if not self.ctx.sync.toHost.serviceAccounts.enabled:
+            return False
+        namespace = vobj["metadata"]["namespace"]
+        account = translate.service_account(vobj.get("spec") or {})
+        host_name = self.ctx.host_name(account, namespace)
+        if self.host_service_accounts.get(self.ctx.host_namespace, host_name) is not None:
+            return False
+        log.debug(
+            "pod waits for its service account on the host",
+            extra=kv(pod=f"{namespace}/{vobj['metadata']['name']}", service_account=account),
+        )
+        return True
 
     @property
     def virtual_scheduler(self) -> bool:
@@ -65,6 +137,11 @@ class Pods(ToHost):
         services = [s for s in self.services.items() if s["metadata"].get("namespace") == namespace]
         sync = self.ctx.sync
         nodes = sync.fromHost.nodes
+        runtime_names, runtime_scheduling = (
+            runtimeclasses.mapping(self.runtime_classes.items(), self.host_runtime_classes.items())
+            if self.host_runtime_classes is not None
+            else ({}, {})
+        )
         return translate.PodContext(
             vcluster=self.ctx.vcluster,
             host_namespace=self.ctx.host_namespace,
@@ -75,10 +152,14 @@ class Pods(ToHost):
             cluster_domain=self.ctx.cluster_domain,
             services=services,
             keep_priority_class=sync.fromHost.priorityClasses.enabled,
+            priority_classes=sync.toHost.priorityClasses.enabled,
             node_selector=nodes.selector.labels if nodes.enabled else {},
             virtual_scheduler=self.virtual_scheduler,
             translate_image=sync.toHost.pods.translateImage,
             enforce_tolerations=[t.as_dict() for t in sync.toHost.pods.enforceTolerations],
+            service_accounts=sync.toHost.serviceAccounts.enabled,
+            runtime_class_names=runtime_names,
+            runtime_class_scheduling=runtime_scheduling,
         )
 
     def to_host(self, vobj: Obj) -> Obj:
@@ -114,22 +195,33 @@ class Pods(ToHost):
         return await super().sync_back(vobj, hobj)
 
     async def refuse(self, vobj: Obj) -> bool:
-        found = security.violations(vobj, self.ctx.pod_security)
-        if not found:
+        message = "; ".join(str(v) for v in security.violations(vobj, self.ctx.pod_security))
+        if not message and (runtime := vobj["spec"].get("runtimeClassName")):
+            chosen = await self._host_runtime_class(runtime)
+            if chosen is None:
+                return True
+            message = chosen.refusal
+        if not message:
             return False
-        message = "; ".join(str(v) for v in found)
         if translate.refused_with(vobj, REFUSED) != message:
             await self._tell_refused(vobj, message)
         return True
+
+    async def _host_runtime_class(self, name: str) -> runtimeclasses.HostClass | None:
+        """None: the class exists but our cache has not seen it yet; it enqueues the pods
+        naming it when it does (a pod created with its class must not be told it has none)."""
+        virtual_class = self.runtime_classes.get("", name)
+        if virtual_class is None and await self.ctx.virtual.get_or_none(RUNTIMECLASSES, name):
+            return None
+        hosts = self.host_runtime_classes
+        return runtimeclasses.host_class(
+            name, virtual_class, hosts.items() if hosts is not None else None
+        )
 
     async def _tell_refused(self, vobj: Obj, message: str) -> None:
         """A Warning event and the pod's status say why it never reaches a node."""
         meta = vobj["metadata"]
         now = _now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        log.info(
-            "pod refused by pod security",
-            extra=kv(pod=f"{meta['namespace']}/{meta['name']}", why=message),
-        )
         condition = {
             "type": "PodScheduled",
             "status": "False",
@@ -145,11 +237,7 @@ class Pods(ToHost):
             content_type=STRATEGIC_MERGE,
             subresource="status",
         )
-        await self.ctx.virtual.create(
-            EVENTS,
-            translate.refusal_event(vobj, REFUSED, message, now=now, vcluster=self.ctx.vcluster),
-            meta["namespace"],
-        )
+        await self.tell_refused(vobj, message)
 
     async def host_missing(self, vobj: Obj) -> bool:
         # A virtual pod that ran on the host had a host pod: someone deleted it there. Like
@@ -215,7 +303,7 @@ class Pods(ToHost):
 
     async def _mint(self, vobj: Obj, source: Obj) -> tuple[str, dt.datetime]:
         meta = vobj["metadata"]
-        sa = vobj["spec"].get("serviceAccountName") or "default"
+        sa = translate.service_account(vobj["spec"])
         spec: Obj = {
             "expirationSeconds": int(source.get("expirationSeconds") or DEFAULT_TOKEN_SECONDS),
             "boundObjectRef": {
@@ -292,6 +380,11 @@ class Pods(ToHost):
         return written
 
 
+def _service_account_key(vpod: Obj) -> list[str]:
+    namespace = vpod["metadata"].get("namespace", "")
+    return [f"{namespace}/{translate.service_account(vpod.get('spec') or {})}"]
+
+
 def _renew_at(secret: Obj | None) -> dt.datetime | None:
     if secret is None:
         return None
@@ -300,3 +393,8 @@ def _renew_at(secret: Obj | None) -> dt.datetime | None:
         return dt.datetime.fromisoformat(raw) if raw else None
     except ValueError:
         return None
+
+
+def _runtime_class(vpod: Obj) -> list[str]:
+    name = (vpod.get("spec") or {}).get("runtimeClassName")
+    return [name] if name else []

@@ -16,6 +16,7 @@ from typing import Any
 from subkube.syncer import names
 from subkube.syncer.names import DOMAIN
 from subkube.syncer.resources.pods.references import driver_secret
+from subkube.syncer.resources.priorityclasses.translate import host_class_name
 
 Obj = dict[str, Any]
 
@@ -64,16 +65,24 @@ class PodContext:
     enforce_tolerations: list[Obj] = field(default_factory=list)
     # sync.toHost.serviceAccounts: the pod runs as the host copy of its own ServiceAccount.
     service_accounts: bool = False
-    # sync.toHost.priorityClasses: the class a pod names is the host copy of the tenant's.
+    # sync.toHost.priorityClasses: the class a pod names is the host copy of the tenant's
+    # (none for a built-in class: see priorityclasses.translate.host_class_name).
     priority_classes: bool = False
     # Virtual RuntimeClass name -> the host RuntimeClass to use (see host_runtime_class).
     runtime_class_names: dict[str, str] = field(default_factory=dict)
+    # Virtual RuntimeClass name -> its `scheduling`, for those of runtime_class_names.
+    runtime_class_scheduling: dict[str, Obj] = field(default_factory=dict)
 
 
 def token_secret_name(host_pod_name: str) -> str:
     """Host Secret holding a pod's virtual service-account tokens. The `-x-` before the
     suffix keeps it apart from every translated name (see names.py)."""
     return host_pod_name + TOKEN_SECRET_SUFFIX
+
+
+def service_account(spec: Obj) -> str:
+    """The virtual ServiceAccount a pod runs as (`serviceAccount` is its deprecated alias)."""
+    return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
 
 
 def token_key(volume: str, index: int) -> str:
@@ -345,11 +354,27 @@ def host_runtime_class(virtual_class: Obj | None, host_classes: list[Obj]) -> st
     return name if name in same else sorted(same)[0]
 
 
-def _host_priority_class(name: str, ctx: PodContext) -> str:
-    # The host's built-in classes have no copy to translate to.
-    if name.startswith("system-"):
-        return name
-    return names.host_cluster_name(name, ctx.host_namespace, ctx.vcluster)
+def without_class_scheduling(spec: Obj, scheduling: Obj | None) -> None:
+    """Take out of SPEC what the tenant's RuntimeClass SCHEDULING merged into it: it places
+    the pod among the tenant's nodes. On the host the host class's scheduling places it (the
+    host's admission merges that in), and a node selector of the tenant's class that names
+    the same label with another value would make the host's admission refuse the pod."""
+    if not scheduling:
+        return
+    selector = scheduling.get("nodeSelector") or {}
+    if spec.get("nodeSelector") and selector:
+        kept = {k: v for k, v in spec["nodeSelector"].items() if selector.get(k) != v}
+        if kept:
+            spec["nodeSelector"] = kept
+        else:
+            del spec["nodeSelector"]
+    theirs = {_toleration_key(t) for t in scheduling.get("tolerations") or []}
+    if spec.get("tolerations") and theirs:
+        own = [t for t in spec["tolerations"] if _toleration_key(t) not in theirs]
+        if own:
+            spec["tolerations"] = own
+        else:
+            del spec["tolerations"]
 
 
 def to_host(vpod: Obj, ctx: PodContext) -> Obj:
@@ -408,8 +433,7 @@ def to_host(vpod: Obj, ctx: PodContext) -> Obj:
                 claim[key] = _rename(claim[key], ns, vc)
 
     if ctx.service_accounts:
-        virtual_sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-        spec["serviceAccountName"] = names.host_name(virtual_sa, ns, vc)
+        spec["serviceAccountName"] = names.host_name(service_account(spec), ns, vc)
     else:
         spec["serviceAccountName"] = ctx.workload_service_account
     spec.pop("serviceAccount", None)
@@ -424,14 +448,19 @@ def to_host(vpod: Obj, ctx: PodContext) -> Obj:
     dropped = ["priority", "preemptionPolicy", "overhead"]
     if not ctx.virtual_scheduler:
         dropped.append("nodeName")
-    if ctx.priority_classes and spec.get("priorityClassName"):
-        spec["priorityClassName"] = _host_priority_class(spec["priorityClassName"], ctx)
+    if ctx.priority_classes:
+        spec["priorityClassName"] = host_class_name(
+            spec.get("priorityClassName") or "", vcluster=vc, host_namespace=ctx.host_namespace
+        )
     elif not ctx.keep_priority_class:
+        spec.pop("priorityClassName", None)
+    if not spec.get("priorityClassName"):
         dropped.append("priorityClassName")
     for f in dropped:
         spec.pop(f, None)
     if (runtime := spec.get("runtimeClassName")) in ctx.runtime_class_names:
         spec["runtimeClassName"] = ctx.runtime_class_names[runtime]
+        without_class_scheduling(spec, ctx.runtime_class_scheduling.get(runtime))
     if ctx.enforce_tolerations:
         spec["tolerations"] = with_tolerations(
             spec.get("tolerations") or [], ctx.enforce_tolerations
@@ -558,29 +587,3 @@ def refused_with(vpod: Obj, reason: str) -> str | None:
         if condition.get("type") == "PodScheduled" and condition.get("reason") == reason:
             return str(condition.get("message", ""))
     return None
-
-
-def refusal_event(vpod: Obj, reason: str, message: str, *, now: str, vcluster: str) -> Obj:
-    """The Warning event a tenant sees in `kubectl describe pod` for a refused pod."""
-    meta = vpod["metadata"]
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-        "involvedObject": {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "name": meta["name"],
-            "namespace": meta["namespace"],
-            "uid": meta.get("uid", ""),
-        },
-        "type": "Warning",
-        "reason": reason,
-        "message": message,
-        "source": {"component": "subkube-syncer"},
-        "reportingComponent": "subkube.io/syncer",
-        "reportingInstance": vcluster,
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    }

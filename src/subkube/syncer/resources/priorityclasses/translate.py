@@ -22,14 +22,17 @@ def wanted(vobj: Obj) -> bool:
     return not vobj["metadata"]["name"].startswith(SYSTEM_PREFIX) and not from_host(vobj)
 
 
-def to_host(vobj: Obj, *, vcluster: str, host_namespace: str) -> Obj:
+def to_host(vobj: Obj, *, vcluster: str, host_namespace: str, max_value: int | None = None) -> Obj:
+    """MAX_VALUE (sync.toHost.priorityClasses.maxValue): a higher value is lowered to it, so
+    that no tenant pod outranks the host's workloads above it."""
+    value = vobj["value"] if max_value is None else min(vobj["value"], max_value)
     out: Obj = {
         "apiVersion": "scheduling.k8s.io/v1",
         "kind": "PriorityClass",
         "metadata": clusterscoped.cluster_metadata(
             vobj, kind="PriorityClass", vcluster=vcluster, host_namespace=host_namespace
         ),
-        "value": vobj["value"],
+        "value": value,
         # Inside, the tenant's default class is the virtual API server's business; on the
         # host it would give every pod of every tenant and of the host this priority.
         "globalDefault": False,
@@ -47,10 +50,13 @@ def host_spec_update(desired: Obj, actual: Obj) -> clusterscoped.HostUpdate:
 
 
 def host_class_name(name: str, *, vcluster: str, host_namespace: str) -> str:
-    """spec.priorityClassName of a tenant pod on the host. '' and the built-in classes stay
-    as they are; any other name is a tenant class: a kind is never synced in both
-    directions, so while tenant classes go to the host no host class is mirrored inside, and
-    the virtual API server admits no pod whose class does not exist there."""
+    """spec.priorityClassName of a tenant pod on the host ('': none, the host's default).
+    A built-in class is the host's own system-cluster-critical or system-node-critical, which
+    outrank every other pod: any tenant naming it inside (where it exists too) could preempt
+    the host's workloads and every other tenant's, so the host pod names none. Any other
+    name is a tenant class: a kind is never synced in both directions, so while tenant
+    classes go to the host no host class is mirrored inside, and the virtual API server
+    admits no pod whose class does not exist there."""
     if not name or name.startswith(SYSTEM_PREFIX):
-        return name
+        return ""
     return names.host_cluster_name(name, host_namespace, vcluster)

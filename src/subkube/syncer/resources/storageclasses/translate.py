@@ -100,8 +100,11 @@ def claim_class(
 ) -> str:
     """A claim's or volume's storageClassName on the host: the host name of the tenant's
     class when that class is copied to the host (in SYNCED), else the name as it is (a host
-    class, or '' for no class)."""
-    if storage_class_name in synced:
+    class, or '' for no class). A name any vcluster's copy could have never passes as it is:
+    a claim naming another tenant's class would be provisioned with that tenant's parameters
+    and Secrets, or bind its volumes. It stands for a class of the tenant's own, which the
+    host has only if the tenant has it."""
+    if storage_class_name in synced or storage_class_name.startswith(names.CLUSTER_PREFIX):
         return names.host_cluster_name(storage_class_name, host_namespace, vcluster)
     return storage_class_name
 

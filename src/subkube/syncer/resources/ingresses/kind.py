@@ -1,0 +1,30 @@
+"""Ingresses: virtual -> host (sync.toHost.ingresses), backends and TLS Secrets renamed to
+their host copies; the host's load-balancer status back inside."""
+
+from subkube.kube.resource import INGRESSES, Resource
+from subkube.kube.rest import Obj
+from subkube.syncer.references import reference
+from subkube.syncer.resources.ingresses import translate
+from subkube.syncer.tohost import ToHost
+
+
+class Ingresses(ToHost):
+    name = "ingresses"
+    resource: Resource = INGRESSES
+    translate = translate
+
+    @staticmethod
+    def references(vobj: Obj) -> list[str]:
+        # The host's ingress controller reads the TLS Secrets from the host: they sync
+        # because the Ingress names them, even with toHost.secrets.all off.
+        namespace = vobj.get("metadata", {}).get("namespace", "")
+        return [
+            reference("secrets", namespace, name)
+            for name in sorted(translate.referenced_secrets(vobj))
+        ]
+
+    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
+        return translate.host_spec_update(desired, actual)
+
+    def virtual_update(self, vobj: Obj, hobj: Obj) -> Obj | None:
+        return translate.status_to_virtual(vobj, hobj)
