@@ -2,28 +2,23 @@
 a one-line error), tenant objects to the host with the operator's status back, and host
 objects shown inside read-only."""
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from subkube.config.model import Sync
 from subkube.errors import SubkubeError
-from subkube.kube.memory import MemoryKube
 from subkube.kube.resource import CRDS, NAMESPACES, Resource
 from subkube.kube.rest import Obj
 from subkube.syncer import names
-from subkube.syncer.context import SyncContext
-from subkube.syncer.engine import Engine
 from subkube.syncer.resources.customresources import translate
 from subkube.syncer.resources.customresources.kind import (
     CustomResourcesFromHost,
     CustomResourcesToHost,
     check_host_definitions,
 )
+from tests.unit.rig import HOST_NS, VC, Rig, eventually
 
-VC, HOST_NS = "vc1", "team-a"
 WIDGETS = Resource("example.com", "v1", "widgets", "Widget")
 GADGETS = Resource("example.com", "v1", "gadgets", "Gadget")
 PLANS = Resource("example.com", "v1", "plans", "Plan", namespaced=False)
@@ -59,65 +54,18 @@ def definition(res: Resource) -> Obj:
     }
 
 
-def context(virtual: MemoryKube, host: MemoryKube, sync: dict[str, Any] = SYNC) -> SyncContext:
-    return SyncContext(
-        vcluster=VC,
-        host_namespace=HOST_NS,
-        owner_service={"metadata": {"name": VC, "namespace": HOST_NS, "uid": "owner-uid"}},
-        virtual=virtual,
-        host=host,
-        sync=Sync.model_validate(sync),
-    )
-
-
-async def eventually(check: Callable[[], Any], what: str) -> Any:
-    for _ in range(400):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.005)
-    pytest.fail(f"never: {what}")
-
-
-class Rig:
-    def __init__(self) -> None:
-        self.virtual, self.host = MemoryKube(), MemoryKube()
-        self.ctx = context(self.virtual, self.host)
-        self.engines: list[Engine] = []
-
-    async def start(self) -> None:
-        for res in (WIDGETS, GADGETS, PLANS):
-            await self.host.create(CRDS, definition(res))
-        sync = self.ctx.sync
-        self.engines = [
-            Engine(CustomResourcesToHost(self.ctx, name, entry))
-            for name, entry in sync.toHost.customResources.items()
-        ] + [
-            Engine(CustomResourcesFromHost(self.ctx, name, entry))
-            for name, entry in sync.fromHost.customResources.items()
-        ]
-        for engine in self.engines:
-            await engine.start()
-
-    async def stop(self) -> None:
-        for engine in self.engines:
-            await engine.stop()
-        await self.ctx.cache.stop()
-
-    async def idle(self) -> None:
-        for engine in self.engines:
-            assert await engine.queue.wait_idle()
-
-    async def host_widget(self, name: str, ns: str = "demo") -> Obj | None:
-        return await self.host.get_or_none(WIDGETS, names.host_name(name, ns, VC), HOST_NS)
-
-
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    r = Rig()
-    await r.start()
-    yield r
-    await r.stop()
+    async with Rig(SYNC) as r:
+        for res in (WIDGETS, GADGETS, PLANS):
+            await r.host.create(CRDS, definition(res))
+        to_host = r.ctx.sync.toHost.customResources.items()
+        from_host = r.ctx.sync.fromHost.customResources.items()
+        await r.start(
+            *(CustomResourcesToHost(r.ctx, name, entry) for name, entry in to_host),
+            *(CustomResourcesFromHost(r.ctx, name, entry) for name, entry in from_host),
+        )
+        yield r
 
 
 def obj(name: str, namespace: str | None = None, **fields: Any) -> Obj:
@@ -144,8 +92,8 @@ async def test_the_definitions_come_from_the_host(rig: Rig) -> None:
 
 
 async def test_a_missing_or_mismatched_definition_is_one_clear_line() -> None:
-    virtual, host = MemoryKube(), MemoryKube()
-    ctx = context(virtual, host)
+    bare = Rig(SYNC)  # never started
+    virtual, host, ctx = bare.virtual, bare.host, bare.ctx
     with pytest.raises(SubkubeError) as info:
         await check_host_definitions(host, ctx.sync)
     message = str(info.value)
@@ -170,7 +118,7 @@ async def test_a_tenant_object_reaches_the_host_and_its_status_comes_back(rig: R
     made = await rig.virtual.create(
         WIDGETS, obj("w1", "demo", labels={"app": "shop"}, spec={"size": 3})
     )
-    copy = await eventually(lambda: rig.host_widget("w1"), "the host copy")
+    copy = await eventually(lambda: rig.host_copy(WIDGETS, "w1"), "the host copy")
     assert copy["spec"] == {"size": 3}
     assert copy["metadata"]["labels"][names.LABEL_MANAGED_BY] == VC
     assert copy["metadata"]["annotations"][names.ANNOTATION_UID] == made["metadata"]["uid"]
@@ -192,7 +140,7 @@ async def test_a_tenant_object_reaches_the_host_and_its_status_comes_back(rig: R
     await rig.virtual.patch(WIDGETS, "w1", {"spec": {"size": None, "color": "red"}}, "demo")
 
     async def updated() -> bool:
-        c = await rig.host_widget("w1")
+        c = await rig.host_copy(WIDGETS, "w1")
         return c is not None and c["spec"] == {"color": "red"}
 
     await eventually(updated, "the host copy updated")
@@ -203,7 +151,7 @@ async def test_a_tenant_object_reaches_the_host_and_its_status_comes_back(rig: R
     await rig.virtual.delete(WIDGETS, "w1", "demo")
 
     async def gone() -> bool:
-        return await rig.host_widget("w1") is None
+        return await rig.host_copy(WIDGETS, "w1") is None
 
     await eventually(gone, "the host copy deleted")
 
@@ -215,7 +163,7 @@ async def test_a_host_object_of_that_name_that_is_not_ours_is_never_touched(rig:
     await rig.idle()
     await rig.virtual.delete(WIDGETS, "w2", "demo")
     await rig.idle()
-    kept = await rig.host_widget("w2")
+    kept = await rig.host_copy(WIDGETS, "w2")
     assert kept is not None
     assert kept["spec"] == {"owner": "ops"}
 

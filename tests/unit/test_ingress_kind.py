@@ -2,69 +2,15 @@
 names sync because of it (and only while it names them), the host's load-balancer status
 comes back inside, and deleting it inside deletes its host copy."""
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import Any
-
-import pytest
-
-from subkube.config.model import Sync
-from subkube.kube.memory import MemoryKube
 from subkube.kube.resource import INGRESSES, SECRETS
 from subkube.kube.rest import Obj
 from subkube.syncer import names
-from subkube.syncer.context import SyncContext
-from subkube.syncer.engine import Engine
 from subkube.syncer.resources.ingresses.kind import Ingresses
 from subkube.syncer.resources.secrets.kind import Secrets
+from tests.unit.rig import HOST_NS, NS, VC, Rig, eventually, rig_fixture
 
-VC, HOST_NS, NS = "vc1", "team-a", "demo"
-
-
-@dataclass
-class Rig:
-    virtual: MemoryKube
-    host: MemoryKube
-    engines: list[Engine]
-
-    async def host_copy(self, res: Any, name: str) -> Obj | None:
-        return await self.host.get_or_none(res, names.host_name(name, NS, VC), HOST_NS)
-
-    async def idle(self) -> None:
-        for engine in self.engines:
-            assert await engine.queue.wait_idle()
-
-
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
-    virtual, host = MemoryKube(), MemoryKube()
-    ctx = SyncContext(
-        vcluster=VC,
-        host_namespace=HOST_NS,
-        owner_service={"metadata": {"name": VC, "namespace": HOST_NS, "uid": "owner-uid"}},
-        virtual=virtual,
-        host=host,
-        # Secrets only because something uses them, as by default.
-        sync=Sync.model_validate({"toHost": {"ingresses": {"enabled": True}}}),
-        referrers=[(INGRESSES, Ingresses.references)],
-    )
-    engines = [Engine(Secrets(ctx)), Engine(Ingresses(ctx))]
-    for engine in engines:
-        await engine.start()
-    yield Rig(virtual, host, engines)
-    for engine in engines:
-        await engine.stop()
-    await ctx.cache.stop()
-
-
-async def eventually(check: Callable[[], Any], what: str) -> Any:
-    for _ in range(400):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.005)
-    pytest.fail(f"never: {what}")
+# Secrets only because something uses them, as by default.
+rig = rig_fixture({"toHost": {"ingresses": {"enabled": True}}}, Secrets, Ingresses)
 
 
 def secret(name: str) -> Obj:

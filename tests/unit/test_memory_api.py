@@ -2,7 +2,6 @@
 Informer runs against it."""
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from subkube.kube.informer import Informer
 from subkube.kube.memory import JSON_PATCH, STRATEGIC_MERGE_PATCH, MemoryKube, json_patch
 from subkube.kube.resource import CONFIGMAPS, LEASES, NODES, PODS
 from subkube.kube.rest import ApiError, Obj
+from tests.unit.rig import eventually
 
 
 def pod(name: str, ns: str = "ns", labels: dict[str, str] | None = None, **spec: Any) -> Obj:
@@ -22,15 +22,6 @@ def pod(name: str, ns: str = "ns", labels: dict[str, str] | None = None, **spec:
 
 def cm(name: str, ns: str = "ns", **data: str) -> Obj:
     return {"metadata": {"name": name, "namespace": ns}, "data": dict(data)}
-
-
-async def until(cond: Callable[[], bool], steps: int = 400) -> None:
-    # Polls: what the informer does in its task shows only in its state.
-    for _ in range(steps):
-        if cond():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("condition not met in time")
 
 
 async def collect(events: Any, n: int) -> list[Obj]:
@@ -595,7 +586,7 @@ async def test_the_informer_lists_watches_and_relists_after_gone() -> None:
         await kube.create(PODS, pod("b"))
         await kube.patch(PODS, "a", {"metadata": {"labels": {"x": "1"}}}, "ns")
         await kube.delete(PODS, "b", "ns")
-        await until(lambda: len(seen) == 4)
+        await eventually(lambda: len(seen) == 4, "the three changes reported")
         assert seen[1:] == [("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
         assert informer.get("ns", "a")["metadata"]["labels"] == {"x": "1"}
 
@@ -605,13 +596,13 @@ async def test_the_informer_lists_watches_and_relists_after_gone() -> None:
         kube.compact()
         kube.drop_watches()
         await kube.create(PODS, pod("c"))
-        await until(lambda: informer.relists == 2)
-        await until(lambda: ("ADDED", "c") in seen)
+        await eventually(lambda: informer.relists == 2, "a relist after 410")
+        await eventually(lambda: ("ADDED", "c") in seen, "the missed pod reported")
         assert informer.get("ns", "c") is not None
 
         # And it watches again afterwards.
         await kube.delete(PODS, "c", "ns")
-        await until(lambda: seen[-1] == ("DELETED", "c"))
+        await eventually(lambda: seen[-1] == ("DELETED", "c"), "the deletion reported")
         assert informer.get("ns", "c") is None
         assert informer.relists == 2
     finally:

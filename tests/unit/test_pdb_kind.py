@@ -4,74 +4,35 @@ virtual pods, the host's status back with pod names translated, evictions
 granted inside kept until the host counts them, and the virtual controller-manager run
 without its own disruption controller."""
 
-import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from subkube.config.model import Config, Sync
+from subkube.config.model import Config
 from subkube.controlplane import controller_manager
 from subkube.controlplane.pki import PKI
-from subkube.kube.memory import MemoryKube
 from subkube.kube.resource import PDBS, PODS
 from subkube.kube.rest import ApiError, Obj
 from subkube.runner.vcluster import HOST_CONTROLLERS, virtual_controllers
 from subkube.syncer import names
-from subkube.syncer.context import SyncContext
-from subkube.syncer.engine import Engine
 from subkube.syncer.resources.poddisruptionbudgets.kind import PodDisruptionBudgets
+from tests.unit.rig import HOST_NS, NS, VC, Rig, eventually, rig_fixture
 
-VC, HOST_NS, NS = "vc1", "team-a", "demo"
 ON = {"toHost": {"podDisruptionBudgets": {"enabled": True}}}
 
-
-@dataclass
-class Rig:
-    virtual: MemoryKube
-    host: MemoryKube
-    engine: Engine
-
-    @property
-    def kind(self) -> PodDisruptionBudgets:
-        assert isinstance(self.engine.kind, PodDisruptionBudgets)
-        return self.engine.kind
-
-    async def host_pdb(self, name: str = "web") -> Obj | None:
-        return await self.host.get_or_none(PDBS, names.host_name(name, NS, VC), HOST_NS)
-
-    async def virtual_pdb(self, name: str = "web") -> Obj:
-        return await self.virtual.get(PDBS, name, NS)
+rig = rig_fixture(ON, PodDisruptionBudgets)
 
 
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
-    virtual, host = MemoryKube(), MemoryKube()
-    ctx = SyncContext(
-        vcluster=VC,
-        host_namespace=HOST_NS,
-        owner_service={"metadata": {"name": VC, "namespace": HOST_NS, "uid": "owner-uid"}},
-        virtual=virtual,
-        host=host,
-        sync=Sync.model_validate(ON),
-    )
-    engine = Engine(PodDisruptionBudgets(ctx))
-    await engine.start()
-    yield Rig(virtual, host, engine)
-    await engine.stop()
-    await ctx.cache.stop()
+async def host_pdb(r: Rig) -> Obj | None:
+    """The host copy of the budget the tests make (`pdb()`), or None."""
+    return await r.host_copy(PDBS, "web")
 
 
-async def eventually(check: Callable[[], Any], what: str) -> Any:
-    for _ in range(400):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.005)
-    pytest.fail(f"never: {what}")
+async def virtual_pdb(r: Rig) -> Obj:
+    """The budget the tests make, as it is inside now."""
+    return await r.virtual.get(PDBS, "web", NS)
 
 
 def pdb(min_available: int = 2) -> Obj:
@@ -94,7 +55,7 @@ def timestamp(at: dt.datetime) -> str:
 
 async def host_controller_says(r: Rig, allowed: int, **disrupted: str) -> None:
     """What the host's disruption controller writes: its counts for its latest generation."""
-    hpdb = await eventually(r.host_pdb, "the host copy")
+    hpdb = await eventually(lambda: host_pdb(r), "the host copy")
     status = {
         "observedGeneration": hpdb["metadata"]["generation"],
         "currentHealthy": 2 + allowed,
@@ -111,7 +72,7 @@ async def host_controller_says(r: Rig, allowed: int, **disrupted: str) -> None:
 async def test_the_host_copy_selects_only_this_tenants_pods(rig: Rig) -> None:
     r = rig
     made = await r.virtual.create(PDBS, pdb())
-    hpdb = await eventually(r.host_pdb, "the host copy")
+    hpdb = await eventually(lambda: host_pdb(r), "the host copy")
     assert hpdb["spec"]["minAvailable"] == 2
     assert hpdb["spec"]["selector"]["matchLabels"] == {
         "app": "web",
@@ -124,20 +85,20 @@ async def test_the_host_copy_selects_only_this_tenants_pods(rig: Rig) -> None:
     await r.virtual.patch(PDBS, "web", {"spec": {"minAvailable": 1}}, NS)
 
     async def updated() -> bool:
-        h = await r.host_pdb()
+        h = await host_pdb(r)
         return h is not None and h["spec"]["minAvailable"] == 1
 
     await eventually(updated, "the new budget on the host")
     await r.virtual.delete(PDBS, "web", NS)
 
     async def gone() -> bool:
-        return await r.host_pdb() is None
+        return await host_pdb(r) is None
 
     await eventually(gone, "the host copy deleted")
 
 
 async def host_min_available(r: Rig, n: int) -> bool:
-    h = await r.host_pdb()
+    h = await host_pdb(r)
     return (
         h is not None and h["spec"].get("minAvailable") == n and "maxUnavailable" not in h["spec"]
     )
@@ -182,22 +143,23 @@ async def test_a_pod_change_no_budget_reads_checks_no_budget(rig: Rig) -> None:
     r = rig
     await r.virtual.create(PODS, pod("web-1"))
     await r.virtual.create(PDBS, pdb())
-    await eventually(r.host_pdb, "the host copy")
+    await eventually(lambda: host_pdb(r), "the host copy")
+    kind = r.kind(PodDisruptionBudgets)
     current = await r.virtual.get(PODS, "web-1", NS)
-    r.kind._pod_changed("MODIFIED", current)  # as the watch may not have delivered it yet
+    kind._pod_changed("MODIFIED", current)  # as the watch may not have delivered it yet
     enqueued: list[Any] = []
-    r.kind.enqueue = enqueued.append  # type: ignore[method-assign]
+    kind.enqueue = enqueued.append  # type: ignore[method-assign]
     ready = {**current, "status": {"phase": "Running", "conditions": [{"type": "Ready"}]}}
-    r.kind._pod_changed("MODIFIED", ready)
+    kind._pod_changed("MODIFIED", ready)
     assert enqueued == []
     relabelled = {**ready, "metadata": {**ready["metadata"], "labels": {"app": "api"}}}
-    r.kind._pod_changed("MODIFIED", relabelled)
+    kind._pod_changed("MODIFIED", relabelled)
     assert enqueued == [(NS, "web")]
-    r.kind._pod_changed("MODIFIED", relabelled)
+    kind._pod_changed("MODIFIED", relabelled)
     failed = {**relabelled, "status": {"phase": "Failed"}}
-    r.kind._pod_changed("MODIFIED", failed)
+    kind._pod_changed("MODIFIED", failed)
     assert enqueued == [(NS, "web")] * 2
-    r.kind._pod_changed("DELETED", failed)
+    kind._pod_changed("DELETED", failed)
     assert enqueued == [(NS, "web")] * 3
 
 
@@ -209,12 +171,12 @@ async def test_the_host_status_comes_back_with_virtual_pod_names(rig: Rig) -> No
     await host_controller_says(r, 1, **{names.host_name("web-1", NS, VC): at})
 
     async def back() -> Obj | None:
-        status = (await r.virtual_pdb()).get("status") or {}
+        status = (await virtual_pdb(r)).get("status") or {}
         return status if status.get("disruptionsAllowed") == 1 else None
 
     status = await eventually(back, "the host's status inside")
     assert status["disruptedPods"] == {"web-1": at}
-    assert status["observedGeneration"] == (await r.virtual_pdb())["metadata"]["generation"]
+    assert status["observedGeneration"] == (await virtual_pdb(r))["metadata"]["generation"]
 
 
 async def test_an_eviction_inside_stays_taken_until_its_pod_is_gone(rig: Rig) -> None:
@@ -225,12 +187,12 @@ async def test_an_eviction_inside_stays_taken_until_its_pod_is_gone(rig: Rig) ->
     await host_controller_says(r, 1)
 
     async def allowed(n: int) -> bool:
-        return ((await r.virtual_pdb()).get("status") or {}).get("disruptionsAllowed") == n
+        return ((await virtual_pdb(r)).get("status") or {}).get("disruptionsAllowed") == n
 
     await eventually(lambda: allowed(1), "one disruption allowed inside")
     # The eviction API takes it on the virtual status, then deletes the pod inside; the host
     # pod (and so the host's count) follows only later.
-    current = await r.virtual_pdb()
+    current = await virtual_pdb(r)
     evicted = {
         "disruptionsAllowed": 0,
         "disruptedPods": {"web-1": timestamp(dt.datetime.now(dt.UTC))},
@@ -246,7 +208,7 @@ async def test_an_eviction_inside_stays_taken_until_its_pod_is_gone(rig: Rig) ->
         subresource="status",
     )
     # Something else changes on the host: the disruption stays taken inside.
-    hpdb = await r.host_pdb()
+    hpdb = await host_pdb(r)
     assert hpdb is not None
     await r.host.patch(
         PDBS,
@@ -257,11 +219,11 @@ async def test_an_eviction_inside_stays_taken_until_its_pod_is_gone(rig: Rig) ->
     )
 
     async def host_counts() -> bool:
-        return (await r.virtual_pdb())["status"].get("expectedPods") == 4
+        return (await virtual_pdb(r))["status"].get("expectedPods") == 4
 
     await eventually(host_counts, "the host's new count inside")
     assert await allowed(0)
-    assert (await r.virtual_pdb())["status"]["disruptedPods"].keys() == {"web-1"}
+    assert (await virtual_pdb(r))["status"]["disruptedPods"].keys() == {"web-1"}
 
     await r.virtual.delete(PODS, "web-1", NS)
     await eventually(lambda: allowed(1), "the host's count once the pod is gone")
@@ -271,14 +233,14 @@ async def test_status_is_written_only_onto_the_status_it_was_computed_from(rig: 
     r = rig
     await r.virtual.create(PDBS, pdb())
     await host_controller_says(r, 1)
-    stale = await r.virtual_pdb()
+    stale = await virtual_pdb(r)
     await r.virtual.patch(
         PDBS, "web", {"status": {"disruptionsAllowed": 7}}, NS, subresource="status"
     )
-    hpdb = await r.host_pdb()
+    hpdb = await host_pdb(r)
     assert hpdb is not None
     with pytest.raises(ApiError) as failed:
-        await r.kind.sync_back(stale, hpdb)
+        await r.kind(PodDisruptionBudgets).sync_back(stale, hpdb)
     assert failed.value.conflict
 
 

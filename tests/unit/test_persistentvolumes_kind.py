@@ -4,10 +4,6 @@ own name, with no volume shown for it; the claim the host bound a volume to comi
 volume on the node's disk refused with one Warning event; the Secrets a volume names
 synced; another vcluster's copies never touched."""
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from subkube.kube.resource import PVCS, PVS, SECRETS, STORAGECLASSES
 from subkube.kube.rest import Obj
 from subkube.syncer import names
@@ -17,18 +13,20 @@ from subkube.syncer.resources.persistentvolumes import translate
 from subkube.syncer.resources.persistentvolumes.kind import PersistentVolumes
 from subkube.syncer.resources.secrets.kind import Secrets
 from subkube.syncer.resources.storageclasses.kind import StorageClasses
-from tests.unit.clusterscoped_rig import HOST_NS, OTHER_NS, VC, Rig, eventually, host_name
+from tests.unit.rig import (
+    HOST_NS,
+    NS,
+    OTHER_NS,
+    VC,
+    Rig,
+    eventually,
+    host_cluster_name,
+    rig_fixture,
+)
 
-NS = "demo"
-
-
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
-    r = Rig(
-        {"toHost": {"persistentVolumes": {"enabled": True}, "storageClasses": {"enabled": True}}}
-    )
-    yield r
-    await r.stop()
+rig = rig_fixture(
+    {"toHost": {"persistentVolumes": {"enabled": True}, "storageClasses": {"enabled": True}}}
+)
 
 
 def volume(name: str, claim: str | None = None, **spec: object) -> Obj:
@@ -54,10 +52,6 @@ def claim(name: str, **spec: object) -> Obj:
             **spec,
         },
     }
-
-
-async def host_claim(rig: Rig, name: str) -> Obj | None:
-    return await rig.host.get_or_none(PVCS, names.host_name(name, NS, VC), HOST_NS)
 
 
 async def bind(rig: Rig, hclaim: Obj, hvolume: Obj) -> None:
@@ -86,7 +80,7 @@ async def test_a_claim_bound_to_the_tenants_volume_names_it_inside(rig: Rig) -> 
         "namespace": HOST_NS,
         "name": names.host_name("data", NS, VC),
     }
-    hclaim = await eventually(lambda: host_claim(rig, "data"), "the host claim")
+    hclaim = await eventually(lambda: rig.host_copy(PVCS, "data"), "the host claim")
     assert "volumeName" not in hclaim["spec"], "the host binds by the volume's claimRef"
     await bind(rig, hclaim, hvolume)
 
@@ -112,9 +106,9 @@ async def test_a_claim_naming_the_tenants_volume_names_its_host_copy(rig: Rig) -
     await rig.start(PersistentVolumes, PersistentVolumeClaims)
     await rig.virtual.create(PVCS, claim("named", volumeName="pv-b"))
     await rig.virtual.create(PVCS, claim("raw", volumeName="some-host-volume"))
-    hclaim = await eventually(lambda: host_claim(rig, "named"), "the host claim")
-    assert hclaim["spec"]["volumeName"] == host_name("pv-b")
-    raw = await eventually(lambda: host_claim(rig, "raw"), "the other host claim")
+    hclaim = await eventually(lambda: rig.host_copy(PVCS, "named"), "the host claim")
+    assert hclaim["spec"]["volumeName"] == host_cluster_name("pv-b")
+    raw = await eventually(lambda: rig.host_copy(PVCS, "raw"), "the other host claim")
     assert "volumeName" not in raw["spec"], "no raw name reaches a host volume"
 
 
@@ -125,8 +119,8 @@ async def test_the_claim_the_host_bound_a_volume_to_comes_back(rig: Rig) -> None
     await rig.virtual.create(PVS, volume("pv-c", storageClassName="mine"))
     made = await rig.virtual.create(PVCS, claim("data", storageClassName="mine"))
     hvolume = await eventually(lambda: rig.host_copy(PVS, "pv-c"), "the host volume")
-    assert hvolume["spec"]["storageClassName"] == host_name("mine")
-    hclaim = await eventually(lambda: host_claim(rig, "data"), "the host claim")
+    assert hvolume["spec"]["storageClassName"] == host_cluster_name("mine")
+    hclaim = await eventually(lambda: rig.host_copy(PVCS, "data"), "the host claim")
     await bind(rig, hclaim, hvolume)
 
     async def claimed() -> Obj | None:
@@ -170,7 +164,7 @@ async def test_the_secrets_a_volume_names_are_synced(rig: Rig) -> None:
     hvolume = await eventually(lambda: rig.host_copy(PVS, "pv-s"), "the host volume")
     secret = names.host_name("creds", "storage", VC)
     assert hvolume["spec"]["csi"]["nodePublishSecretRef"] == {"name": secret, "namespace": HOST_NS}
-    await eventually(lambda: rig.host.get_or_none(SECRETS, secret, HOST_NS), "the Secret copy")
+    await eventually(lambda: rig.host_copy(SECRETS, "creds", "storage"), "the Secret copy")
 
 
 async def test_another_vclusters_copy_is_never_touched(rig: Rig) -> None:
@@ -189,7 +183,7 @@ async def test_another_vclusters_copy_is_never_touched(rig: Rig) -> None:
         return await rig.host_copy(PVS, "pv-a") is None
 
     await eventually(gone, "our copy deleted")
-    now = await rig.host.get(PVS, host_name("pv-a", OTHER_NS))
+    now = await rig.host.get(PVS, host_cluster_name("pv-a", OTHER_NS))
     assert now["metadata"]["resourceVersion"] == theirs["metadata"]["resourceVersion"]
 
 
@@ -203,4 +197,4 @@ async def test_a_claim_ahead_of_its_volume_still_names_the_host_copy(rig: Rig) -
     desired = kind.to_host(vclaim)
     assert "volumeName" not in desired["spec"]
     prepared = await kind.prepare(vclaim, desired)
-    assert prepared["spec"]["volumeName"] == host_name("pv-late")
+    assert prepared["spec"]["volumeName"] == host_cluster_name("pv-late")

@@ -2,23 +2,14 @@
 replaced when their value changes, capped by maxValue and deleted; the built-in and the
 host's classes never copied; another vcluster's copies never touched."""
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from subkube.kube.resource import PRIORITYCLASSES
 from subkube.kube.rest import Obj
 from subkube.syncer.resources.hostclasses.translate import FROM_HOST_LABEL
 from subkube.syncer.resources.priorityclasses import translate
 from subkube.syncer.resources.priorityclasses.kind import PriorityClasses
-from tests.unit.clusterscoped_rig import OTHER_NS, VC, Rig, eventually, host_name
+from tests.unit.rig import OTHER_NS, VC, Rig, eventually, host_cluster_name, rig_fixture
 
-
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
-    r = Rig({"toHost": {"priorityClasses": {"enabled": True, "maxValue": 100000}}})
-    yield r
-    await r.stop()
+rig = rig_fixture({"toHost": {"priorityClasses": {"enabled": True, "maxValue": 100000}}})
 
 
 def priority_class(name: str, value: int, **extra: object) -> Obj:
@@ -73,7 +64,7 @@ async def test_built_in_and_host_classes_are_not_copied(rig: Rig) -> None:
     await eventually(lambda: rig.host_copy(PRIORITYCLASSES, "mine"), "the tenant's class copied")
     await rig.idle()
     copies = (await rig.host.list(PRIORITYCLASSES))["items"]
-    assert [c["metadata"]["name"] for c in copies] == [host_name("mine")]
+    assert [c["metadata"]["name"] for c in copies] == [host_cluster_name("mine")]
 
 
 async def test_another_vclusters_copies_and_objects_not_ours_are_never_touched(rig: Rig) -> None:
@@ -85,7 +76,7 @@ async def test_another_vclusters_copies_and_objects_not_ours_are_never_touched(r
     )
     theirs = await rig.host.create(PRIORITYCLASSES, theirs)
     # A host class that happens to have the name our copy of "taken" would get.
-    squatter = await rig.host.create(PRIORITYCLASSES, priority_class(host_name("taken"), 3))
+    squatter = await rig.host.create(PRIORITYCLASSES, priority_class(host_cluster_name("taken"), 3))
     # Our own copy of a class deleted inside while the syncer was away.
     stale = translate.to_host(
         {"metadata": {"name": "old", "uid": "old-uid"}, "value": 1},

@@ -4,10 +4,6 @@ refused with one Warning event; the Secrets a class names synced; claims naming 
 class by its host name, even one the informer has not brought yet; the volume shown for a
 bound claim naming the class as the tenant does."""
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from subkube.kube.resource import PVCS, PVS, SECRETS, STORAGECLASSES
 from subkube.kube.rest import Obj
 from subkube.syncer import names
@@ -15,16 +11,18 @@ from subkube.syncer.resources.persistentvolumeclaims.kind import PersistentVolum
 from subkube.syncer.resources.secrets.kind import Secrets
 from subkube.syncer.resources.storageclasses import translate
 from subkube.syncer.resources.storageclasses.kind import StorageClasses
-from tests.unit.clusterscoped_rig import HOST_NS, OTHER_NS, VC, Rig, eventually, host_name
+from tests.unit.rig import (
+    HOST_NS,
+    NS,
+    OTHER_NS,
+    VC,
+    Rig,
+    eventually,
+    host_cluster_name,
+    rig_fixture,
+)
 
-NS = "demo"
-
-
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
-    r = Rig({"toHost": {"storageClasses": {"enabled": True}}})
-    yield r
-    await r.stop()
+rig = rig_fixture({"toHost": {"storageClasses": {"enabled": True}}})
 
 
 def storage_class(name: str, **extra: object) -> Obj:
@@ -40,10 +38,6 @@ def claim(name: str, storage_class: str) -> Obj:
             "resources": {"requests": {"storage": "1Gi"}},
         },
     }
-
-
-async def host_claim(rig: Rig, name: str) -> Obj | None:
-    return await rig.host.get_or_none(PVCS, names.host_name(name, NS, VC), HOST_NS)
 
 
 async def bind(rig: Rig, hclaim: Obj, volume: str) -> None:
@@ -106,7 +100,7 @@ async def test_another_vclusters_copy_is_never_touched(rig: Rig) -> None:
         return await rig.host_copy(STORAGECLASSES, "fast") is None
 
     await eventually(gone, "our copy deleted")
-    now = await rig.host.get(STORAGECLASSES, host_name("fast", OTHER_NS))
+    now = await rig.host.get(STORAGECLASSES, host_cluster_name("fast", OTHER_NS))
     assert now["metadata"]["resourceVersion"] == theirs["metadata"]["resourceVersion"]
 
 
@@ -151,10 +145,9 @@ async def test_the_secrets_a_class_names_are_synced(rig: Rig) -> None:
     secret = names.host_name("creds", "storage", VC)
     assert copy["parameters"]["csi.storage.k8s.io/provisioner-secret-name"] == secret
     assert copy["parameters"]["csi.storage.k8s.io/provisioner-secret-namespace"] == HOST_NS
-    await eventually(lambda: rig.host.get_or_none(SECRETS, secret, HOST_NS), "the Secret copy")
+    await eventually(lambda: rig.host_copy(SECRETS, "creds", "storage"), "the Secret copy")
     await rig.idle()
-    unused = names.host_name("unused", "storage", VC)
-    assert await rig.host.get_or_none(SECRETS, unused, HOST_NS) is None
+    assert await rig.host_copy(SECRETS, "unused", "storage") is None
 
 
 async def test_claims_name_the_tenants_classes_by_their_host_names(rig: Rig) -> None:
@@ -162,9 +155,9 @@ async def test_claims_name_the_tenants_classes_by_their_host_names(rig: Rig) -> 
     await rig.start(StorageClasses, PersistentVolumeClaims)
     await rig.virtual.create(PVCS, claim("data", "fast"))
     await rig.virtual.create(PVCS, claim("other", "standard"))
-    hclaim = await eventually(lambda: host_claim(rig, "data"), "the host claim")
-    assert hclaim["spec"]["storageClassName"] == host_name("fast")
-    other = await eventually(lambda: host_claim(rig, "other"), "the other host claim")
+    hclaim = await eventually(lambda: rig.host_copy(PVCS, "data"), "the host claim")
+    assert hclaim["spec"]["storageClassName"] == host_cluster_name("fast")
+    other = await eventually(lambda: rig.host_copy(PVCS, "other"), "the other host claim")
     assert other["spec"]["storageClassName"] == "standard", "a host class stays the host's"
 
     # The host binds the claim: the volume shown inside names the class as the tenant does.
@@ -186,7 +179,7 @@ async def test_a_claim_ahead_of_its_class_still_names_the_host_copy(rig: Rig) ->
     desired = kind.to_host(vclaim)
     assert desired["spec"]["storageClassName"] == "fast"
     prepared = await kind.prepare(vclaim, desired)
-    assert prepared["spec"]["storageClassName"] == host_name("fast")
+    assert prepared["spec"]["storageClassName"] == host_cluster_name("fast")
     other = claim("other", "standard")
     assert (await kind.prepare(other, kind.to_host(other)))["spec"]["storageClassName"] == (
         "standard"
