@@ -12,9 +12,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import strategies as st
 
 from subkube.binaries.catalog import find
 from subkube.controlplane.process import free_port
+
+
+@pytest.fixture(scope="session", autouse=True)
+def regex_strategies_loaded() -> None:
+    """Hypothesis imports its regex support lazily, the first time a test draws from
+    `from_regex`: deep inside a test run, where CPython 3.11's AST builder can fail with
+    "AST constructor recursion depth mismatch" (python/cpython#106905) while pytest
+    rewrites that module. Loaded here, it is parsed once from a shallow stack."""
+    st.from_regex(r"\A[a-z]\Z", fullmatch=True).validate()
 
 
 @pytest.fixture(scope="session", autouse=True)

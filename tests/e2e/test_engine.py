@@ -139,6 +139,7 @@ async def test_engine_creates_updates_repairs_and_deletes(pair: Pair) -> None:
         await eventually(lambda: _is_none(host_cm(pair, "web", "demo")))
     finally:
         await engine.stop()
+        await pair.ctx.cache.stop()
 
 
 async def _is_none(coro: Any) -> bool:
@@ -157,6 +158,7 @@ async def test_a_restarted_engine_converges(pair: Pair) -> None:
         await eventually(lambda n=name: host_cm(pair, n, "restart"))
     old_uid = (await host_cm(pair, "renewed", "restart"))["metadata"]["uid"]
     await engine.stop()
+    await pair.ctx.cache.stop()
 
     # While the syncer is down: one object deleted, one replaced by a new one of that name,
     # one changed; and a stranger's object that only looks like ours by name.
@@ -201,3 +203,4 @@ async def test_a_restarted_engine_converges(pair: Pair) -> None:
         assert await pair.host.get_or_none(CONFIGMAPS, "stranger-x-restart-x-vc1", HOST_NS)
     finally:
         await engine.stop()
+        await pair.ctx.cache.stop()

@@ -230,3 +230,5 @@ class Informer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # Started again, it has listed only once it relisted: what it holds may be old.
+        self.synced.clear()

@@ -13,7 +13,7 @@ from subkube.config.model import Config, Sync
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
-from subkube.kube.resource import NAMESPACES, PODS, SERVICEACCOUNTS, SERVICES, Resource
+from subkube.kube.resource import CRDS, NAMESPACES, PODS, SERVICEACCOUNTS, SERVICES, Resource
 from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.runner import helm_driver, hostside
 from subkube.runner.kubeconfigs import current_context
@@ -21,6 +21,7 @@ from subkube.runner.state import VClusterState, known_vclusters, load_state, vcl
 from subkube.runner.vcluster import check_supported
 from subkube.syncer import clusterscoped, names, registry
 from subkube.syncer.resources.customresources import kind as customresources
+from subkube.syncer.resources.customresources.translate import resource_of, served_version
 from subkube.syncer.resources.pods import security
 
 DAEMON_MODULE = "subkube.runner.daemon"
@@ -303,12 +304,29 @@ async def _owned(host: Kube, state: VClusterState, res: Resource) -> list[Obj]:
     ]
 
 
+async def _synced_resources(host: Kube, state: VClusterState) -> list[Resource]:
+    """What this vcluster can own on the host: the registry's kinds, plus the custom
+    resources its config copies to the host (their version is the host CRD's)."""
+    out = registry.to_host_resources()
+    config_path = vcluster_dir(state.namespace, state.name) / "config.json"
+    if not config_path.exists():
+        return out
+    sync = Config.model_validate_json(config_path.read_text()).sync
+    for key, entry in sorted(sync.toHost.customResources.items()):
+        crd = await host.get_or_none(CRDS, key) if entry.enabled else None
+        version = crd and served_version(crd)
+        if crd and version:
+            out.append(resource_of(crd, version))
+    return out
+
+
 async def synced_counts(state: VClusterState) -> dict[str, int]:
     """Host objects this vcluster owns, per kind."""
     async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
         host = Kube(api)
         return {
-            res.plural: len(await _owned(host, state, res)) for res in registry.to_host_resources()
+            res.plural: len(await _owned(host, state, res))
+            for res in await _synced_resources(host, state)
         }
 
 
@@ -317,7 +335,7 @@ async def name_mapping(state: VClusterState) -> list[tuple[str, str, str]]:
     async with connect(Path(state.host_kubeconfig), state.host_context or None) as api:
         host = Kube(api)
         out = []
-        for res in registry.to_host_resources():
+        for res in await _synced_resources(host, state):
             for obj in await _owned(host, state, res):
                 key = names.virtual_key(obj)
                 if key:

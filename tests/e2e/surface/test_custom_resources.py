@@ -154,6 +154,11 @@ def test_a_tenant_object_is_reconciled_by_the_hosts_operator(lab: Lab, operator:
         lambda: echo(inside(lab, WIDGETS, "w1", "default")) == "again",
     )
     assert echo(lab.host_obj(WIDGETS, "w1", "default")) == "again"
+    described = json.loads(lab.cli("describe", VC, "-n", NS, "-o", "json").stdout)[0]
+    assert described["synced"]["widgets"] == 1
+    assert {"kind": "Widget", "virtual": "default/w1", "host": copy["metadata"]["name"]} in (
+        described["mapping"]
+    )
 
     lab.v("-n", "default", "delete", WIDGETS, "w1")
     wait_for("the host copy gone", lambda: lab.host_obj(WIDGETS, "w1", "default") is None)
