@@ -319,6 +319,14 @@ def test_the_helm_driver_runs_the_chart_end_to_end(
     inside = kubectl(user_kc, "get", "namespaces", "-o", "name").stdout.split()
     assert "namespace/kube-system" in inside
     assert "namespace/helm-ns" not in inside
+    # The chart keeps the PKI in its pod: a client sees the kubeconfig's and the served ones.
+    checked = subkube("certs", "check", "vh", "-n", "helm-ns", "-o", "json", env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert {r["name"] for r in json.loads(checked.stdout)} == {
+        "kubeconfig CA",
+        "kubeconfig client",
+        "serving (live)",
+    }
     kubectl(user_kc, "create", "deployment", "web", "--image=nginx", "--replicas=2")
 
     def web_pods_on_the_host() -> list[str]:

@@ -1,5 +1,6 @@
 """A vcluster on a real local host, used as a tenant and an admin would: real kubectl."""
 
+import datetime as dt
 import json
 import os
 import signal
@@ -111,6 +112,26 @@ def test_tenant_objects_reach_the_host_translated(app: Env) -> None:
         app.host("-n", NS, "get", "secret", f"web-secret-x-{ns}-x-{VC}")
     unreferenced = app.host("-n", NS, "get", "cm", f"unused-x-demo-x-{VC}", check=False)
     assert unreferenced.returncode != 0, "a ConfigMap no pod uses stays inside"
+
+
+def test_certs_check_lists_every_certificate_and_its_expiry(app: Env) -> None:
+    res = app.cli("certs", "check", VC, "-n", NS, "-o", "json")
+    assert res.returncode == 0, res.stderr
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    for name in ("ca", "apiserver", "admin", "kubeconfig CA", "kubeconfig client"):
+        assert name in rows, sorted(rows)
+    now = dt.datetime.now(dt.UTC)
+    for row in rows.values():
+        assert dt.datetime.fromisoformat(row["notAfter"]) > now + dt.timedelta(days=300)
+    # What the API server serves is the certificate on disk.
+    assert rows["serving (live)"]["notAfter"] == rows["apiserver"]["notAfter"]
+    assert rows["kubeconfig CA"]["subject"] == rows["ca"]["subject"]
+    table = app.cli("certs", "check", VC, "-n", NS)
+    assert "NOTAFTER" in table.stdout
+    assert "REMAINING" in table.stdout
+    missing = app.cli("certs", "check", "nope", "-n", NS)
+    assert missing.returncode != 0
+    assert "no vcluster nope" in missing.stderr
 
 
 def test_the_syncer_exports_metrics(app: Env) -> None:

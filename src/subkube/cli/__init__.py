@@ -32,6 +32,9 @@ app.command("disconnect")(vcluster.disconnect)
 app.command("pause")(vcluster.pause)
 app.command("resume")(vcluster.resume)
 app.command("run")(vcluster.run)
+certs = typer.Typer(help="The vcluster's certificates.", no_args_is_help=True)
+certs.command("check")(vcluster.certs_check)
+app.add_typer(certs, name="certs")
 
 
 def _version(value: bool) -> None:

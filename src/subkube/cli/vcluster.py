@@ -1,6 +1,7 @@
 """`subkube create | delete | kubeconfig`: local vclusters (the runner as a local process)."""
 
 import asyncio
+import datetime as dt
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ from subkube.config.load import load
 from subkube.controlplane import kubeconfig as kc
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.errors import SubkubeError
-from subkube.runner import hostside, incluster, manage
+from subkube.runner import certs, hostside, incluster, manage
 from subkube.runner.kubeconfigs import (
     PREFIX,
     current_context,
@@ -248,6 +249,26 @@ def resume(
             on_phase=lambda p: status.update(f"vcluster {name}: {p}…"),
         )
     console.print(f"[green]✓[/green] vcluster [bold]{name}[/bold] is running ({state.server})")
+
+
+def certs_check(
+    name: str = typer.Argument(..., help="vcluster name."),
+    namespace: str = NAMESPACE,
+    output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o"),
+) -> None:
+    """Every certificate of the vcluster and when it expires."""
+    state = manage.existing(name, namespace)
+    if not state.kubeconfig:
+        raise SubkubeError(f"vcluster {name} has no kubeconfig yet; is it running?")
+    server, found = certs.from_kubeconfig(Path(state.kubeconfig))
+    found.append(asyncio.run(certs.served(server)))
+    # The local driver keeps the data here (runner/daemon.py); the chart keeps it in its pod.
+    pki_dir = vcluster_dir(namespace, name) / "data" / "controlplane" / "pki"
+    if pki_dir.is_dir():
+        found += certs.from_files(pki_dir)
+    now = dt.datetime.now(dt.UTC)
+    rows = [c.row(now) for c in sorted(found, key=lambda c: c.not_after)]
+    render(rows, ["name", "notAfter", "remaining", "subject"], output, title=f"{name} certificates")
 
 
 def kubeconfig(
