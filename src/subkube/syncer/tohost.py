@@ -58,8 +58,10 @@ class ToHost(engine.Kind):
         return []
 
     def wanted(self, vobj: Obj) -> bool:
-        """Whether this virtual object should exist on the host."""
-        return True
+        """Whether this virtual object should exist on the host (the translate module's
+        `wanted`, if it has one)."""
+        wanted = getattr(self.translate, "wanted", None)
+        return True if wanted is None else bool(wanted(vobj))
 
     # The kind's pure translate module: to_host(vobj, *, vcluster, host_namespace, owner).
     translate: Any = None
@@ -94,7 +96,11 @@ class ToHost(engine.Kind):
 
     def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> clusterscoped.HostUpdate:
         """A merge patch for the host object, None when it already matches, or Replace
-        when what differs cannot be changed in place."""
+        when what differs cannot be changed in place (the translate module's
+        `host_spec_update`, if it has one, else the owned fields put back)."""
+        update = getattr(self.translate, "host_spec_update", None)
+        if update is not None:
+            return update(desired, actual)  # type: ignore[no-any-return]
         patch: Obj = {}
         for f in self.owned_fields:
             if desired.get(f) != actual.get(f):
@@ -102,8 +108,10 @@ class ToHost(engine.Kind):
         return patch or None
 
     def virtual_update(self, vobj: Obj, hobj: Obj) -> Obj | None:
-        """What flows back to the virtual object (status), as a full object to PUT, or None."""
-        return None
+        """What flows back to the virtual object (status), or None: the translate module's
+        `status_to_virtual`, if it has one."""
+        back = getattr(self.translate, "status_to_virtual", None)
+        return None if back is None else back(vobj, hobj)  # type: ignore[no-any-return]
 
     async def sync_back(self, vobj: Obj, hobj: Obj) -> Obj | None:
         """Copy what flows host -> virtual; returns the written virtual object, if any.

@@ -22,9 +22,3 @@ class Ingresses(ToHost):
             reference("secrets", namespace, name)
             for name in sorted(translate.referenced_secrets(vobj))
         ]
-
-    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
-        return translate.host_spec_update(desired, actual)
-
-    def virtual_update(self, vobj: Obj, hobj: Obj) -> Obj | None:
-        return translate.status_to_virtual(vobj, hobj)

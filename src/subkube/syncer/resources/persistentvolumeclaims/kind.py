@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 class PersistentVolumeClaims(ToHost):
     name = "persistentvolumeclaims"
     resource: Resource = PVCS
+    translate = translate
     # The tenant's classes and volumes inside (None: not synced to the host), and the host
     # copies of its volumes.
     classes: Informer | None = None
@@ -113,12 +114,6 @@ class PersistentVolumeClaims(ToHost):
             return ""
         key = names.virtual_key(hobj)
         return key[1] if key else ""
-
-    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
-        return translate.host_spec_update(desired, actual)
-
-    def virtual_update(self, vobj: Obj, hobj: Obj) -> Obj | None:
-        return translate.status_to_virtual(vobj, hobj)
 
     async def sync_back(self, vobj: Obj, hobj: Obj) -> Obj | None:
         tenant_volume = self._tenant_volume_of(translate.bound_volume(hobj))

@@ -17,6 +17,7 @@ from subkube.syncer.tohost import ToHost
 class PersistentVolumes(ToHost):
     name = "persistentvolumes"
     resource: Resource = PVS
+    translate = translate
     # The tenant's classes inside (None: not synced to the host), and the host copies of
     # its claims (None: not synced either).
     classes: Informer | None = None
@@ -52,9 +53,6 @@ class PersistentVolumes(ToHost):
     def references(vobj: Obj) -> list[str]:
         return [reference("secrets", ns, name) for ns, name in translate.secret_references(vobj)]
 
-    def wanted(self, vobj: Obj) -> bool:
-        return translate.wanted(vobj)
-
     def to_host(self, vobj: Obj) -> Obj:
         return translate.to_host(
             vobj,
@@ -62,12 +60,6 @@ class PersistentVolumes(ToHost):
             host_namespace=self.ctx.host_namespace,
             storage_classes=self._storage_classes(),
         )
-
-    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
-        return translate.host_spec_update(desired, actual)
-
-    def virtual_update(self, vobj: Obj, hobj: Obj) -> Obj | None:
-        return translate.status_to_virtual(vobj, hobj)
 
     async def sync_back(self, vobj: Obj, hobj: Obj) -> Obj | None:
         claim_ref = self._claim_ref(vobj, hobj)

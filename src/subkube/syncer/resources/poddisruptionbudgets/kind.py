@@ -70,9 +70,6 @@ class PodDisruptionBudgets(ToHost):
             pods=self.pods.by_index(BY_NAMESPACE, vobj["metadata"]["namespace"]),
         )
 
-    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
-        return translate.host_spec_update(desired, actual)
-
     def virtual_update(self, vobj: Obj, hobj: Obj) -> Obj | None:
         pods = self.pods.by_index(BY_NAMESPACE, vobj["metadata"]["namespace"])
         return translate.status_to_virtual(

@@ -49,6 +49,7 @@ def _now() -> dt.datetime:
 class Pods(ToHost):
     name = "pods"
     resource: Resource = PODS
+    translate = translate
 
     def watch(self) -> list[Informer]:
         cache, ctx = self.ctx.cache, self.ctx
@@ -164,12 +165,6 @@ class Pods(ToHost):
 
     def to_host(self, vobj: Obj) -> Obj:
         return translate.to_host(vobj, self.pod_context(vobj["metadata"]["namespace"]))
-
-    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
-        return translate.host_spec_update(desired, actual)
-
-    def virtual_update(self, vobj: Obj, hobj: Obj) -> Obj | None:
-        return translate.status_to_virtual(vobj, hobj)
 
     async def sync_back(self, vobj: Obj, hobj: Obj) -> Obj | None:
         node = hobj.get("spec", {}).get("nodeName")

@@ -3,7 +3,6 @@ host schedules and preempts tenant pods by them. Pods name the copies (pods.tran
 
 from subkube.kube.resource import PRIORITYCLASSES, Resource
 from subkube.kube.rest import Obj
-from subkube.syncer import clusterscoped
 from subkube.syncer.resources.priorityclasses import translate
 from subkube.syncer.tohost import ToHost
 
@@ -11,9 +10,7 @@ from subkube.syncer.tohost import ToHost
 class PriorityClasses(ToHost):
     name = "priorityclasses"
     resource: Resource = PRIORITYCLASSES
-
-    def wanted(self, vobj: Obj) -> bool:
-        return translate.wanted(vobj)
+    translate = translate
 
     def to_host(self, vobj: Obj) -> Obj:
         return translate.to_host(
@@ -22,6 +19,3 @@ class PriorityClasses(ToHost):
             host_namespace=self.ctx.host_namespace,
             max_value=self.ctx.sync.toHost.priorityClasses.maxValue,
         )
-
-    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> clusterscoped.HostUpdate:
-        return translate.host_spec_update(desired, actual)

@@ -3,7 +3,6 @@ ServiceAccount, so a tenant pod runs on the host as the copy of its own ServiceA
 cloud workload identity (IAM annotations) applies to it. Tokens still come from inside."""
 
 from subkube.kube.resource import SERVICEACCOUNTS, Resource
-from subkube.kube.rest import Obj
 from subkube.syncer.resources.serviceaccounts import translate
 from subkube.syncer.tohost import ToHost
 
@@ -12,6 +11,3 @@ class ServiceAccounts(ToHost):
     name = "serviceaccounts"
     resource: Resource = SERVICEACCOUNTS
     translate = translate
-
-    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
-        return translate.host_spec_update(desired, actual)

@@ -75,12 +75,6 @@ class Services(ToHost):
         meta = vobj["metadata"]
         return (meta.get("namespace"), meta["name"]) not in SKIPPED
 
-    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> Obj | None:
-        return translate.host_spec_update(desired, actual)
-
-    def virtual_update(self, vobj: Obj, hobj: Obj) -> Obj | None:
-        return translate.status_to_virtual(vobj, hobj)
-
     async def create_host(self, desired: Obj) -> Obj:
         try:
             return await self.ctx.host.create(SERVICES, desired, self.ctx.host_namespace)

@@ -4,7 +4,6 @@ whose parameters could name Secrets that are not the tenant's is refused (transl
 
 from subkube.kube.resource import STORAGECLASSES, Resource
 from subkube.kube.rest import Obj
-from subkube.syncer import clusterscoped
 from subkube.syncer.context import SyncContext
 from subkube.syncer.references import reference
 from subkube.syncer.resources.storageclasses import translate
@@ -25,12 +24,6 @@ class StorageClasses(ToHost):
     @staticmethod
     def references(vobj: Obj) -> list[str]:
         return [reference("secrets", ns, name) for ns, name in translate.secret_references(vobj)]
-
-    def wanted(self, vobj: Obj) -> bool:
-        return translate.wanted(vobj)
-
-    def host_update(self, vobj: Obj, desired: Obj, actual: Obj) -> clusterscoped.HostUpdate:
-        return translate.host_spec_update(desired, actual)
 
     async def refuse(self, vobj: Obj) -> bool:
         meta = vobj["metadata"]
