@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from subkube.config.schedule import check_schedule, check_timezone, parse_duration
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
@@ -371,8 +373,23 @@ class VirtualScheduler(Toggle):
     tenants may run schedulers of their own); the host only binds them."""
 
 
+class Certificates(Strict):
+    leafLifetime: str = Field(
+        "8760h",
+        description="How long leaf certificates are valid (a duration such as 8760h or 2m); "
+        "the runner renews them when 80% of it is spent.",
+    )
+
+    @field_validator("leafLifetime")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class Advanced(Strict):
     virtualScheduler: VirtualScheduler = VirtualScheduler()
+    certificates: Certificates = Certificates()
 
 
 class ControlPlane(Strict):
@@ -427,11 +444,65 @@ class Policies(Strict):
     networkPolicy: Toggle = Toggle()
 
 
+class Schedule(Strict):
+    schedule: str = Field("", description='Cron, e.g. "0 20 * * 1-5"; empty: never.')
+    timezone: str = Field("UTC", description="IANA zone the schedule is read in.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value:
+            check_schedule(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        check_timezone(value)
+        return value
+
+
+class AutoSleep(Schedule):
+    afterInactivity: str = Field(
+        "", description="Sleep after this long without a tenant API request (e.g. 30m)."
+    )
+
+    @field_validator("afterInactivity")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if value:
+            parse_duration(value)
+        return value
+
+
+class SleepMode(Strict):
+    autoSleep: AutoSleep = AutoSleep()
+    autoWakeup: Schedule = Schedule()
+    keepWorkloads: bool = Field(
+        False, description="Leave the tenant's pods on the host while the vcluster sleeps."
+    )
+
+
+class Snapshots(Schedule):
+    to: str = Field(
+        "", description="Where scheduled snapshots go: file:///dir or s3://bucket/prefix."
+    )
+    keep: int = Field(7, ge=1, description="How many scheduled snapshots to keep.")
+
+    @model_validator(mode="after")
+    def _needs_destination(self) -> "Snapshots":
+        if self.schedule and not self.to:
+            raise ValueError("snapshots.schedule needs snapshots.to (file:///dir or s3://bucket)")
+        return self
+
+
 class Config(Strict):
     sync: Sync = Sync()
     controlPlane: ControlPlane = ControlPlane()
     networking: Networking = Networking()
     policies: Policies = Policies()
+    sleepMode: SleepMode = SleepMode()
+    snapshots: Snapshots = Snapshots()
 
     @model_validator(mode="after")
     def _scheduler_needs_nodes(self) -> "Config":
