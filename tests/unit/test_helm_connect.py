@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from subkube.runner import forwarder, helm_driver, hostside
+from subkube.lifecycle import forwarder, helm
+from subkube.runner import hostside
 
 ADMIN = yaml.safe_dump(
     {
@@ -25,7 +26,7 @@ def test_the_published_kubeconfig_names_the_pods_api_port_and_keeps_credentials(
     published = yaml.safe_load(hostside.published_kubeconfig(ADMIN))
     assert published["clusters"][0]["cluster"]["server"] == "https://localhost:8443"
     assert published["users"][0]["user"] == {"client-certificate-data": "x"}
-    local = helm_driver.local_kubeconfig(hostside.published_kubeconfig(ADMIN), 41000)
+    local = helm.local_kubeconfig(hostside.published_kubeconfig(ADMIN), 41000)
     assert local["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:41000"
 
 

@@ -17,15 +17,16 @@ from subkube.config.load import load
 from subkube.controlplane import kubeconfig as kc
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.errors import SubkubeError
-from subkube.runner import certs, hostside, incluster, manage
-from subkube.runner.kubeconfigs import (
+from subkube.lifecycle import certs, commands
+from subkube.lifecycle.kubeconfigs import (
     PREFIX,
     current_context,
     merge_into,
     user_kubeconfig,
     vcluster_kubeconfig,
 )
-from subkube.runner.kubeconfigs import disconnect as disconnect_from
+from subkube.lifecycle.kubeconfigs import disconnect as disconnect_from
+from subkube.runner import hostside, incluster
 from subkube.runner.state import VClusterState, known_vclusters, load_state, vcluster_dir
 from subkube.runner.vcluster import VCluster, VClusterConfig, check_supported
 
@@ -59,19 +60,21 @@ def create(
     for warning in warnings:
         console_err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     with console.status(f"creating vcluster [bold]{name}[/bold] in {namespace}…") as status:
-        state = manage.create(
-            name,
-            namespace,
-            kubeconfig=kubeconfig,
-            context=context,
-            config=config,
-            timeout=timeout,
-            upgrade=upgrade,
-            driver=driver,
-            on_phase=lambda p: status.update(f"vcluster {name}: {p}…"),
-            on_warning=lambda w: console_err.print(
-                f"[yellow]warning:[/yellow] {w}", highlight=False
-            ),
+        state = asyncio.run(
+            commands.create(
+                name,
+                namespace,
+                kubeconfig=kubeconfig,
+                context=context,
+                config=config,
+                timeout=timeout,
+                upgrade=upgrade,
+                driver=driver,
+                on_phase=lambda p: status.update(f"vcluster {name}: {p}…"),
+                on_warning=lambda w: console_err.print(
+                    f"[yellow]warning:[/yellow] {w}", highlight=False
+                ),
+            )
         )
     console.print(
         f"[green]✓[/green] vcluster [bold]{name}[/bold] is running in namespace "
@@ -105,8 +108,8 @@ def delete(
 ) -> None:
     """Stop a vcluster and remove everything it made on the host."""
     with console.status(f"deleting vcluster [bold]{name}[/bold]…"):
-        namespace_gone = manage.delete(
-            name, namespace, keep_data=keep_data, delete_namespace=delete_namespace
+        namespace_gone = asyncio.run(
+            commands.delete(name, namespace, keep_data=keep_data, delete_namespace=delete_namespace)
         )
     console.print(
         f"[green]✓[/green] vcluster [bold]{name}[/bold] deleted from {namespace}"
@@ -156,11 +159,10 @@ def describe(
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o"),
 ) -> None:
     """Config, endpoints, synced objects per kind, and the virtual -> host name mapping."""
-    state = manage.existing(name, namespace)
+    state, owned = asyncio.run(commands.describe(name, namespace))
     config_path = vcluster_dir(namespace, name) / "config.json"
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
-    counts = asyncio.run(manage.synced_counts(state))
-    mapping = asyncio.run(manage.name_mapping(state))
+    counts = owned["synced"]
     info = {
         "name": name,
         "namespace": namespace,
@@ -170,7 +172,7 @@ def describe(
         "metrics": state.metrics,
         "hostKubeconfig": state.host_kubeconfig,
         "synced": counts,
-        "mapping": [{"kind": k, "virtual": v, "host": h} for k, v, h in mapping],
+        "mapping": owned["mapping"],
         "config": config,
     }
     if output is not OutputFormat.table:
@@ -191,7 +193,7 @@ def connect(
     command: list[str] | None = typer.Argument(None, help="After --: run this with it."),
 ) -> None:
     """Make the vcluster the current kubeconfig context (or print it, or run one command)."""
-    state = manage.existing(name, namespace)
+    state = commands.existing(name, namespace)
     config = vcluster_kubeconfig(state)
     if print_:
         typer.echo(yaml.safe_dump(config, sort_keys=False), nl=False)
@@ -229,7 +231,7 @@ def pause(
 ) -> None:
     """Stop the vcluster's control plane and remove its pods from the host (data is kept)."""
     with console.status(f"pausing vcluster [bold]{name}[/bold]…"):
-        removed = manage.pause(name, namespace)
+        removed = asyncio.run(commands.pause(name, namespace))
     console.print(
         f"[green]✓[/green] vcluster [bold]{name}[/bold] paused; {removed} host pods removed"
     )
@@ -242,11 +244,10 @@ def resume(
 ) -> None:
     """Start a paused vcluster again; its pods come back."""
     with console.status(f"resuming vcluster [bold]{name}[/bold]…") as status:
-        state = manage.resume(
-            name,
-            namespace,
-            timeout=timeout,
-            on_phase=lambda p: status.update(f"vcluster {name}: {p}…"),
+        state = asyncio.run(
+            commands.resume(
+                name, namespace, timeout, lambda p: status.update(f"vcluster {name}: {p}…")
+            )
         )
     console.print(f"[green]✓[/green] vcluster [bold]{name}[/bold] is running ({state.server})")
 
@@ -257,7 +258,7 @@ def certs_check(
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o"),
 ) -> None:
     """Every certificate of the vcluster and when it expires."""
-    state = manage.existing(name, namespace)
+    state = commands.existing(name, namespace)
     if not state.kubeconfig:
         raise SubkubeError(f"vcluster {name} has no kubeconfig yet; is it running?")
     server, found = certs.from_kubeconfig(Path(state.kubeconfig))
@@ -317,7 +318,7 @@ def run(
         host = incluster.write_host_kubeconfig(directory / "host.kubeconfig")
         port = port or 8443
     else:
-        host = manage.host_kubeconfig(kubeconfig)
+        host = commands.host_kubeconfig(kubeconfig)
     vc = VCluster(
         VClusterConfig(
             name=name,

@@ -19,7 +19,7 @@ from subkube.binaries.catalog import locate
 from subkube.controlplane.process import die_with_parent
 from subkube.errors import SubkubeError
 
-MODULE = "subkube.runner.forwarder"
+MODULE = "subkube.lifecycle.forwarder"
 
 
 def argv(

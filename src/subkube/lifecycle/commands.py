@@ -1,0 +1,151 @@
+"""The CLI's lifecycle commands: each is one coroutine, run in one event loop, on one host
+session, through the driver the vcluster runs with."""
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from subkube.config.model import Config
+from subkube.errors import SubkubeError
+from subkube.kube.rest import ApiError
+from subkube.lifecycle import hostops
+from subkube.lifecycle.driver import Driver, Phase
+from subkube.lifecycle.helm import HelmDriver
+from subkube.lifecycle.kubeconfigs import current_context
+from subkube.lifecycle.local import LocalDriver
+from subkube.runner.state import VClusterState, load_state
+from subkube.runner.vcluster import check_supported
+from subkube.syncer import names
+
+DRIVERS: dict[str, type[Driver]] = {d.name: d for d in (LocalDriver, HelmDriver)}
+
+
+def host_kubeconfig(explicit: str | None) -> Path:
+    """--kubeconfig, else the first file of $KUBECONFIG, else ~/.kube/config."""
+    if explicit:
+        path = Path(explicit).expanduser()
+    elif os.environ.get("KUBECONFIG"):
+        path = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0]).expanduser()
+    else:
+        path = Path.home() / ".kube" / "config"
+    if not path.is_file():
+        raise SubkubeError(
+            f"no kubeconfig at {path}: point --kubeconfig or KUBECONFIG at your host cluster, "
+            "or start a local one with `subkube host up` and "
+            "`export KUBECONFIG=$(subkube host kubeconfig)`"
+        )
+    return path.resolve()
+
+
+def existing(name: str, namespace: str) -> VClusterState:
+    state = load_state(namespace, name)
+    if state is None:
+        raise SubkubeError(
+            f"no vcluster {name} in namespace {namespace}; `subkube list` shows them"
+        )
+    return state
+
+
+@asynccontextmanager
+async def driver_of(state: VClusterState) -> AsyncIterator[Driver]:
+    """STATE's driver on a session with its host; an unreachable host is one clear line."""
+    kubeconfig = Path(state.host_kubeconfig)
+    try:
+        async with hostops.session(kubeconfig, state.host_context or None) as host:
+            yield DRIVERS[state.driver](host, state)
+    except hostops.UNREACHABLE as exc:
+        raise hostops.unreachable(kubeconfig, exc) from exc
+    except ApiError as exc:
+        raise SubkubeError(
+            f"the host refused a request for vcluster {state.name} ({exc}); "
+            f"run the command again once that is fixed"
+        ) from exc
+
+
+async def create(
+    name: str,
+    namespace: str,
+    *,
+    kubeconfig: str | None,
+    context: str | None,
+    config: Config | None = None,
+    timeout: float = 180.0,
+    create_namespace: bool = True,
+    upgrade: bool = False,
+    driver: str = "local",
+    on_phase: Phase = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> VClusterState:
+    try:
+        names.validate_vcluster_name(name)
+    except ValueError as exc:
+        raise SubkubeError(str(exc)) from exc
+    config = config or Config()
+    check_supported(config)
+    if driver not in DRIVERS:
+        raise SubkubeError(f"--driver {driver} is not available; use {' or '.join(DRIVERS)}")
+    current = load_state(namespace, name)
+    if current is not None and upgrade:
+        if current.driver != driver:
+            raise SubkubeError(
+                f"vcluster {name} runs with --driver {current.driver}; "
+                "delete it first to change the driver"
+            )
+    elif current is not None and current.running:
+        raise SubkubeError(
+            f"vcluster {name} already exists in namespace {namespace}; "
+            "`--upgrade` applies new config to it"
+        )
+    if current is not None and not kubeconfig and not context:
+        # An upgrade goes to the host the vcluster was created on, whatever context is
+        # current now (after `subkube connect` it is the vcluster itself).
+        kubeconfig, context = current.host_kubeconfig, current.host_context or None
+    host = host_kubeconfig(kubeconfig)
+    # Pin the host context now: `subkube connect` later changes the current context of
+    # that very file, and the host must stay the host.
+    context = context or current_context(host) or None
+    state = VClusterState(
+        name=name,
+        namespace=namespace,
+        host_kubeconfig=str(host),
+        host_context=context or "",
+        driver=driver,
+    )
+    async with driver_of(state) as d:
+        return await d.create(
+            config,
+            current=current,
+            create_namespace=create_namespace,
+            timeout=timeout,
+            on_phase=on_phase,
+            on_warning=on_warning,
+        )
+
+
+async def pause(name: str, namespace: str) -> int:
+    async with driver_of(existing(name, namespace)) as d:
+        return await d.pause()
+
+
+async def resume(name: str, namespace: str, timeout: float, on_phase: Phase) -> VClusterState:
+    async with driver_of(existing(name, namespace)) as d:
+        return await d.resume(timeout, on_phase)
+
+
+async def delete(name: str, namespace: str, *, keep_data: bool, delete_namespace: bool) -> bool:
+    async with driver_of(existing(name, namespace)) as d:
+        return await d.delete(keep_data=keep_data, delete_namespace=delete_namespace)
+
+
+async def describe(name: str, namespace: str) -> tuple[VClusterState, dict[str, Any]]:
+    """STATE, and what it owns on the host: counts per kind and the name mapping."""
+    state = existing(name, namespace)
+    async with driver_of(state) as d:
+        counts = await hostops.synced_counts(d.host, state)
+        mapping = await hostops.name_mapping(d.host, state)
+    return state, {
+        "synced": counts,
+        "mapping": [{"kind": k, "virtual": v, "host": h} for k, v, h in mapping],
+    }
