@@ -18,11 +18,12 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.process import tail
 from subkube.errors import SubkubeError
+from subkube.frontdoor import handover
 from subkube.log import kv
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class DaemonState:
     """What a daemon tells the CLI about itself, kept in a JSON file it rewrites."""
 
     name: str
-    phase: str = "Starting"  # Starting | Running | Stopping | Stopped | Failed
+    phase: str = "Starting"  # Starting | Running | Sleeping | Stopping | Stopped | Failed
     pid: int | None = None
     server: str = ""
     kubeconfig: str = ""
@@ -86,13 +87,27 @@ def load(cls: type[S], path: Path) -> S | None:
 def run_locked(lock_path: Path, what: str, main: Callable[[], Coroutine[Any, Any, int]]) -> None:
     """Run MAIN unless another daemon holds LOCK_PATH: one daemon per data dir."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
+    # Woken from sleep, this is the same process, still holding its lock on the fd it kept.
+    inherited = handover.take(handover.LOCK)
+    with os.fdopen(inherited[0], "w") if inherited else lock_path.open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(f"{what} is already running", file=sys.stderr)
             sys.exit(2)
+        handover.keep(handover.LOCK, lock.fileno())
         sys.exit(asyncio.run(main()))
+
+
+class Sleeper(Protocol):
+    """What lets a daemon sleep instead of stopping (subkube.runner.sleep)."""
+
+    async def wanted(self) -> None:
+        """Return when the daemon should go to sleep (it never may: wait for ever)."""
+
+    async def sleep(self, stopping: asyncio.Event) -> None:
+        """With the daemon's own parts stopped: go to sleep, replacing the process; return
+        only if STOPPING is set first (a SIGTERM while it stopped them)."""
 
 
 async def serve(
@@ -100,9 +115,11 @@ async def serve(
     what: str,
     start: Callable[[], Awaitable[ControlPlane]],
     stop: Callable[[], Awaitable[None]],
+    sleeper: Sleeper | None = None,
 ) -> int:
     """The life of a daemon: start (unless told to stop first), record Running, supervise
-    the control plane until SIGTERM/SIGINT, stop, record Stopped (or Failed)."""
+    the control plane until SIGTERM/SIGINT, stop, record Stopped (or Failed). With a
+    SLEEPER, supervise only until it wants to sleep, then stop and let it."""
     state.pid = os.getpid()
     state.phase = "Starting"
     state.save()
@@ -116,6 +133,7 @@ async def serve(
         state.save()
 
     code = 0
+    asleep = False
     try:
         starting = asyncio.ensure_future(start())
         waiter = asyncio.ensure_future(stopping.wait())
@@ -128,12 +146,13 @@ async def serve(
             waiter.cancel()
             cp = starting.result()
             state.phase = "Running"
-            state.server = cp.server
-            state.kubeconfig = str(cp.kubeconfig)
+            # A daemon behind a front door has set the address its clients are given.
+            state.server = state.server or cp.server
+            state.kubeconfig = state.kubeconfig or str(cp.kubeconfig)
             state.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             save_components(cp)
-            log.info("running", extra=kv(what=what, server=cp.server))
-            await cp.supervise(stopping, on_restart=lambda: save_components(cp))
+            log.info("running", extra=kv(what=what, server=state.server))
+            asleep = await _supervise(cp, stopping, save_components, sleeper)
     except SubkubeError as exc:
         state.phase, state.error = "Failed", str(exc)
         log.error("failed", extra=kv(what=what, error=str(exc)))
@@ -143,12 +162,38 @@ async def serve(
             state.phase = "Stopping"
         state.save()
         await stop()
+        if asleep and sleeper is not None and not stopping.is_set():
+            await sleeper.sleep(stopping)
         if state.phase != "Failed":
             state.phase = "Stopped"
         state.pid = None
         state.components = {}
         state.save()
     return code
+
+
+async def _supervise(
+    cp: ControlPlane,
+    stopping: asyncio.Event,
+    save_components: Callable[[ControlPlane], None],
+    sleeper: Sleeper | None,
+) -> bool:
+    """Supervise CP until STOPPING is set or SLEEPER wants to sleep; whether it does."""
+    halt = asyncio.Event()
+    supervising = asyncio.ensure_future(cp.supervise(halt, on_restart=lambda: save_components(cp)))
+    sleepy = asyncio.ensure_future(sleeper.wanted()) if sleeper else None
+    tasks = {supervising, asyncio.ensure_future(stopping.wait()), *([sleepy] if sleepy else [])}
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        asleep = sleepy is not None and sleepy.done() and not supervising.done()
+        if sleepy is not None and asleep:
+            sleepy.result()
+        halt.set()
+        await supervising
+        return asleep
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def spawn(module: str, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:

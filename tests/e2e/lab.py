@@ -12,7 +12,30 @@ class HostLab:
     def __init__(self, root: Path) -> None:
         self.state = root / "state"
         self.host_kc = Path()
+        self.host_name = ""
         self.kc: dict[str, Path] = {}
+
+    def host_up(self, name: str, nodes: int) -> None:
+        """Start the local host NAME for this lab; host_down() removes it."""
+        env = {"SUBKUBE_STATE_DIR": str(self.state)}
+        up = subkube("host", "up", "--name", name, "--nodes", str(nodes), env=env)
+        assert up.returncode == 0, up.stdout + up.stderr
+        self.host_kc = Path(subkube("host", "kubeconfig", "--name", name, env=env).stdout.strip())
+        self.host_name = name
+
+    def host_down(self) -> None:
+        """Delete every vcluster of the lab, then the host and its data."""
+        listed = self.cli("list", "-o", "json")
+        for row in json.loads(listed.stdout or "[]") if listed.returncode == 0 else []:
+            self.cli("delete", row["name"], "-n", row["namespace"])
+        subkube(
+            "host",
+            "down",
+            "--name",
+            self.host_name,
+            "--purge",
+            env={"SUBKUBE_STATE_DIR": str(self.state)},
+        )
 
     @property
     def env(self) -> dict[str, str]:

@@ -16,7 +16,7 @@ import pytest
 from subkube.syncer import names
 from subkube.syncer.resources.pods import security
 from subkube.syncer.resources.pods.translate import token_secret_name
-from tests.conftest import kubectl, subkube, wait_for
+from tests.conftest import kubectl, wait_for
 from tests.e2e.lab import HostLab
 
 pytestmark = pytest.mark.e2e
@@ -73,19 +73,14 @@ def escalate(lab: Lab, vc: str, namespace: str) -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab = Lab(tmp_path_factory.mktemp("iso"))
-    env = {"SUBKUBE_STATE_DIR": str(lab.state)}
-    up = subkube("host", "up", "--name", HOST, "--nodes", "2", env=env)
-    assert up.returncode == 0, up.stdout + up.stderr
-    lab.host_kc = Path(subkube("host", "kubeconfig", "--name", HOST, env=env).stdout.strip())
+    lab.host_up(HOST, nodes=2)
     try:
         for vc, (namespace, level) in VCLUSTERS.items():
             lab.create(vc, namespace, level)
             escalate(lab, vc, "escape")
         yield lab
     finally:
-        for vc, namespace in (*((v, n) for v, (n, _) in VCLUSTERS.items()), ("open", "iso-open")):
-            lab.cli("delete", vc, "-n", namespace)
-        subkube("host", "down", "--name", HOST, "--purge", env=env)
+        lab.host_down()
 
 
 def pod(name: str, spec: dict[str, Any], **meta: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import yaml
 from subkube.controlplane import kwok
 from subkube.hostcluster import podfiles
 from subkube.syncer import names
-from tests.conftest import kubectl, require_binary, scheduler_named, subkube, wait_for
+from tests.conftest import kubectl, require_binary, scheduler_named, wait_for
 from tests.e2e import jobs
 from tests.e2e.lab import HostLab
 
@@ -79,15 +79,7 @@ spec:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab = Lab(tmp_path_factory.mktemp("tenants"))
-    up = subkube(
-        "host", "up", "--name", HOST, "--nodes", "3", env={"SUBKUBE_STATE_DIR": str(lab.state)}
-    )
-    assert up.returncode == 0, up.stdout + up.stderr
-    lab.host_kc = Path(
-        subkube(
-            "host", "kubeconfig", "--name", HOST, env={"SUBKUBE_STATE_DIR": str(lab.state)}
-        ).stdout.strip()
-    )
+    lab.host_up(HOST, nodes=3)
     try:
         for vc in (VC, OTHER):
             res = lab.cli("create", vc, "-n", NS, "--no-connect")
@@ -116,11 +108,7 @@ spec:
             wait_for(f"{ns}/web Running", lambda n=ns: phase(lab, "web", n) == "Running")
         yield lab
     finally:
-        for vc in (VC, OTHER, "fresh"):
-            lab.cli("delete", vc, "-n", NS)
-        subkube(
-            "host", "down", "--name", HOST, "--purge", env={"SUBKUBE_STATE_DIR": str(lab.state)}
-        )
+        lab.host_down()
 
 
 def read_until(stream: IO[bytes], pattern: str, timeout: float = 60) -> str:

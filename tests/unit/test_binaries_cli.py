@@ -75,7 +75,7 @@ def test_warm_install_is_all_cached_and_verified() -> None:
         pytest.skip("checks the cache, not a user bin dir")
     res = subkube("binaries", "install")
     assert res.returncode == 0, res.stderr
-    assert res.stdout.count("cached") == 5, res.stdout
-    assert "8 binaries verified" in res.stdout
+    assert res.stdout.count("cached") == 6, res.stdout
+    assert "11 binaries verified" in res.stdout
     listed = json.loads(subkube("binaries", "list", "-o", "json").stdout)
     assert all(r["status"] == "ok" for r in listed), listed

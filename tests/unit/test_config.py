@@ -115,6 +115,14 @@ def test_legacy_keys_work_with_set_too() -> None:
             "  fromHost: {customResources: {w.example.com: {enabled: true, scope: Cluster}}}\n",
             "customResources.w.example.com cannot be synced in both directions",
         ),
+        (
+            "controlPlane: {advanced: {certificates: {leafLifetime: 30s}}}\n",
+            "controlPlane.advanced.certificates.leafLifetime: '30s' is too short; at least 1m",
+        ),
+        (
+            "snapshots: {credentialsSecret: S3_Keys}\n",
+            "snapshots.credentialsSecret: 'S3_Keys' is not a Secret name",
+        ),
         ("- a\n- b\n", "must be a mapping"),
         ("sync: [\n", "not valid YAML"),
     ],

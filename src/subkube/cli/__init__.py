@@ -7,7 +7,7 @@ import aiohttp
 import typer
 
 from subkube import __version__, log
-from subkube.cli import binaries, config, host, vcluster
+from subkube.cli import binaries, config, host, inpod, snapshots, vcluster
 from subkube.cli.output import console_err
 from subkube.errors import SubkubeError
 from subkube.kube.rest import ApiError
@@ -31,10 +31,16 @@ app.command("connect")(vcluster.connect)
 app.command("disconnect")(vcluster.disconnect)
 app.command("pause")(vcluster.pause)
 app.command("resume")(vcluster.resume)
+app.command("sleep")(vcluster.sleep)
+app.command("wake")(vcluster.wake)
 app.command("run")(vcluster.run)
 certs = typer.Typer(help="The vcluster's certificates.", no_args_is_help=True)
 certs.command("check")(vcluster.certs_check)
+certs.command("rotate")(vcluster.certs_rotate)
 app.add_typer(certs, name="certs")
+app.add_typer(snapshots.app, name="snapshot")
+app.command("restore")(snapshots.restore)
+app.add_typer(inpod.app, name="inpod")
 
 
 def _version(value: bool) -> None:

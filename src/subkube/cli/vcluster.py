@@ -22,11 +22,13 @@ from subkube.lifecycle.kubeconfigs import (
     PREFIX,
     current_context,
     merge_into,
+    refresh_context,
     user_kubeconfig,
     vcluster_kubeconfig,
 )
 from subkube.lifecycle.kubeconfigs import disconnect as disconnect_from
 from subkube.runner import hostside, incluster
+from subkube.runner.sleep import Sleeper
 from subkube.runner.state import VClusterState, known_vclusters, load_state, vcluster_dir
 from subkube.runner.vcluster import VCluster, VClusterConfig, check_supported
 
@@ -120,16 +122,21 @@ def delete(
 def list_(
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o"),
 ) -> None:
-    """List vclusters: status Running/Paused/Stopped, age, driver, whether connected."""
+    """List vclusters: status Running/Sleeping/Paused/Stopped and for how long, driver,
+    whether connected."""
     current = current_context(user_kubeconfig())
     rows = []
-    for namespace, name in known_vclusters():
-        state = load_state(namespace, name)
-        if state is None:
-            continue
+    known = [load_state(namespace, name) for namespace, name in known_vclusters()]
+    for state in asyncio.run(commands.observe([s for s in known if s is not None])):
+        name, namespace = state.name, state.namespace
+        since = (
+            state.started_at if state.running else state.sleeping_since if state.sleeping else ""
+        )
         status = (
             "Running"
             if state.running
+            else "Sleeping"
+            if state.sleeping
             else "Paused"
             if state.phase == "Paused"
             else "Failed"
@@ -141,10 +148,12 @@ def list_(
                 "name": name,
                 "namespace": namespace,
                 "status": status,
-                "age": age(state.started_at) if state.running else "-",
+                # In this status: running since it started or woke, sleeping since it slept.
+                "since": since,
+                "age": age(since) if since else "-",
                 "driver": state.driver,
                 "connected": current.startswith(f"{PREFIX}{name}_{namespace}_"),
-                "server": state.server if state.running else "-",
+                "server": state.server if since else "-",
             }
         )
     if not rows and output is OutputFormat.table:
@@ -167,6 +176,11 @@ def describe(
         "name": name,
         "namespace": namespace,
         "phase": state.phase,
+        "sleeping": (
+            {"since": state.sleeping_since, "reason": state.sleep_reason}
+            if state.sleeping
+            else None
+        ),
         "server": state.server,
         "kubeconfig": state.kubeconfig,
         "metrics": state.metrics,
@@ -179,6 +193,11 @@ def describe(
         render([info], [], output)
         return
     console.print(f"[bold]{name}[/bold] in {namespace}: {state.phase}")
+    if state.sleeping:
+        console.print(
+            f"  asleep since {state.sleeping_since} ({age(state.sleeping_since)}), "
+            f"reason: {state.sleep_reason}; the next request wakes it"
+        )
     for key in ("server", "kubeconfig", "metrics", "hostKubeconfig"):
         console.print(f"  {key}: {info[key] or '-'}")
     console.print("  synced to the host: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -252,6 +271,33 @@ def resume(
     console.print(f"[green]✓[/green] vcluster [bold]{name}[/bold] is running ({state.server})")
 
 
+def sleep(
+    name: str = typer.Argument(..., help="vcluster name."), namespace: str = NAMESPACE
+) -> None:
+    """Put the vcluster to sleep now: its control plane stops and its pods leave the host
+    (unless sleepMode.keepWorkloads); the next request to it wakes it."""
+    with console.status(f"putting vcluster [bold]{name}[/bold] to sleep…"):
+        state = asyncio.run(commands.sleep(name, namespace))
+    console.print(
+        f"[green]✓[/green] vcluster [bold]{name}[/bold] is sleeping (since "
+        f"{state.sleeping_since}); the next request to {state.server} wakes it"
+    )
+
+
+def wake(
+    name: str = typer.Argument(..., help="vcluster name."),
+    namespace: str = NAMESPACE,
+    timeout: float = typer.Option(180.0, "--timeout", help="Seconds to wait for it."),
+) -> None:
+    """Wake a sleeping vcluster now, as any request to it would."""
+    with console.status(f"waking vcluster [bold]{name}[/bold]…"):
+        state, took = asyncio.run(commands.wake(name, namespace, timeout))
+    console.print(
+        f"[green]✓[/green] vcluster [bold]{name}[/bold] is running ({state.server}); "
+        f"its API answered after {took:.1f}s"
+    )
+
+
 def certs_check(
     name: str = typer.Argument(..., help="vcluster name."),
     namespace: str = NAMESPACE,
@@ -270,6 +316,23 @@ def certs_check(
     now = dt.datetime.now(dt.UTC)
     rows = [c.row(now) for c in sorted(found, key=lambda c: c.not_after)]
     render(rows, ["name", "notAfter", "remaining", "subject"], output, title=f"{name} certificates")
+
+
+def certs_rotate(
+    name: str = typer.Argument(..., help="vcluster name."),
+    namespace: str = NAMESPACE,
+    ca: bool = typer.Option(
+        False, "--ca", help="Rotate the CAs too: kubeconfigs made before stop working."
+    ),
+) -> None:
+    """Reissue the vcluster's certificates now, as its runner does before they expire."""
+    what = "CAs and certificates" if ca else "leaf certificates"
+    with console.status(f"rotating the {what} of vcluster [bold]{name}[/bold]…"):
+        state = asyncio.run(commands.rotate_certs(name, namespace, ca=ca))
+    console.print(f"[green]✓[/green] {what} of vcluster [bold]{name}[/bold] rotated")
+    target = user_kubeconfig()
+    if refresh_context(target, state):
+        console.print(f"  context updated in {target}")
 
 
 def kubeconfig(
@@ -342,7 +405,11 @@ def run(
         await vc.start()
         assert vc.control_plane is not None
         state.metrics = f"http://127.0.0.1:{vc.metrics_port}/metrics"
+        state.server, state.kubeconfig = vc.server, str(vc.kubeconfig)
         return vc.control_plane
 
-    code = asyncio.run(daemonize.serve(state, f"vcluster {namespace}/{name}", start, vc.stop))
-    raise typer.Exit(code)
+    async def serve() -> int:
+        what = f"vcluster {namespace}/{name}"
+        return await daemonize.serve(state, what, start, vc.stop, Sleeper(vc, state))
+
+    raise typer.Exit(asyncio.run(serve()))

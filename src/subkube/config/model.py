@@ -112,6 +112,8 @@ class PodSync(On):
 # A CustomResourceDefinition's name, `<plural>.<group>`: the group holds at least one dot.
 _CRD_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# A Secret's name (RFC 1123 subdomain, at most 253 characters).
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def _crd_names(entries: dict[str, Toggle]) -> dict[str, Toggle]:
@@ -383,7 +385,9 @@ class Certificates(Strict):
     @field_validator("leafLifetime")
     @classmethod
     def _duration(cls, value: str) -> str:
-        parse_duration(value)
+        # Shorter, the runner would do little but restart its controller-manager.
+        if parse_duration(value).total_seconds() < 60:
+            raise ValueError(f"{value!r} is too short; at least 1m")
         return value
 
 
@@ -488,6 +492,21 @@ class Snapshots(Schedule):
         "", description="Where scheduled snapshots go: file:///dir or s3://bucket/prefix."
     )
     keep: int = Field(7, ge=1, description="How many scheduled snapshots to keep.")
+    credentialsSecret: str = Field(
+        "",
+        description="Chart only: a Secret in the vcluster's namespace whose keys become the "
+        "runner's environment, for an s3:// destination: AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY, and optionally AWS_ENDPOINT_URL_S3 and AWS_REGION. A local "
+        "driver's runner has the environment of the command that started it (create, "
+        "resume, restore).",
+    )
+
+    @field_validator("credentialsSecret")
+    @classmethod
+    def _secret_name(cls, value: str) -> str:
+        if value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+            raise ValueError(f"{value!r} is not a Secret name (lowercase, digits, '-' and '.')")
+        return value
 
     @model_validator(mode="after")
     def _needs_destination(self) -> "Snapshots":

@@ -5,7 +5,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from pathlib import Path
 from types import TracebackType
 
@@ -28,6 +28,11 @@ class ControlPlane:
         self.processes: list[Process] = []
         self.ports: dict[str, int] = {}
         self._pki: PKI | None = None
+        # How to wait for a component that can be restarted (stopped()) to be healthy again.
+        self._ready: dict[str, Callable[[], Awaitable[None]]] = {}
+        # Held by the supervisor while it looks at and restarts crashed components, and by
+        # stopped(), so a component stopped on purpose is not taken for a crashed one.
+        self._lock = asyncio.Lock()
 
     @property
     def pki(self) -> PKI:
@@ -89,8 +94,9 @@ class ControlPlane:
             cluster_domain=s.cluster_domain,
             extra_sans=s.extra_sans,
             runner_ips=s.runner_ips,
+            leaf_lifetime=s.leaf_lifetime,
         )
-        self._write_kubeconfigs(pki)
+        self.write_kubeconfigs()
         timeout = s.startup_timeout
 
         store_url = f"http://127.0.0.1:{ports['store']}"
@@ -147,10 +153,12 @@ class ControlPlane:
                 ),
             ),
         )
-        await api.start()
-        await wait_until_healthy(
+        # The client context is made at each wait: after a CA rotation it trusts the new CA.
+        self._ready[api.name] = lambda: wait_until_healthy(
             api, f"{self.server}/readyz", timeout=timeout, verify=self.ssl_context(client=True)
         )
+        await api.start()
+        await self._ready[api.name]()
 
         self._check_port("kube-controller-manager", ports["controller_manager"])
         kcm = self._process(
@@ -171,12 +179,10 @@ class ControlPlane:
                 ),
             ),
         )
+        self._ready[kcm.name] = lambda: wait_until_healthy(
+            kcm, controller_manager.health_url(ports["controller_manager"]), timeout=timeout
+        )
         await kcm.start()
-        waits = [
-            wait_until_healthy(
-                kcm, controller_manager.health_url(ports["controller_manager"]), timeout=timeout
-            )
-        ]
         if s.scheduler:
             self._check_port("kube-scheduler", ports["scheduler"])
             sched = self._process(
@@ -190,11 +196,11 @@ class ControlPlane:
                     ),
                 ),
             )
-            await sched.start()
-            waits.append(
-                wait_until_healthy(sched, scheduler.health_url(ports["scheduler"]), timeout=timeout)
+            self._ready[sched.name] = lambda: wait_until_healthy(
+                sched, scheduler.health_url(ports["scheduler"]), timeout=timeout
             )
-        await asyncio.gather(*waits)
+            await sched.start()
+        await asyncio.gather(*(ready() for name, ready in self._ready.items() if name != api.name))
         log.info("control plane ready", extra=kv(name=s.name, server=self.server))
 
     def ssl_context(self, *, client: bool = False) -> ssl.SSLContext:
@@ -205,16 +211,23 @@ class ControlPlane:
             ctx.load_cert_chain(str(admin.cert), str(admin.key))
         return ctx
 
-    def _write_kubeconfigs(self, pki: PKI) -> None:
-        for who, path in (
-            (ADMIN, self.kubeconfig),
-            (CONTROLLER_MANAGER, self.component_kubeconfig(CONTROLLER_MANAGER.file_stem)),
-            (SCHEDULER, self.component_kubeconfig(SCHEDULER.file_stem)),
+    def write_kubeconfigs(self) -> None:
+        """The admin's and the components' kubeconfigs, with the certificates on disk now."""
+        pki = self.pki
+        for who, path, server in (
+            (ADMIN, self.kubeconfig, self.server),
+            (ADMIN, self.spec.client_kubeconfig, self.spec.public_server or self.server),
+            (
+                CONTROLLER_MANAGER,
+                self.component_kubeconfig(CONTROLLER_MANAGER.file_stem),
+                self.server,
+            ),
+            (SCHEDULER, self.component_kubeconfig(SCHEDULER.file_stem), self.server),
         ):
             kubeconfig.write(
                 path,
                 kubeconfig.build(
-                    server=self.server,
+                    server=server,
                     ca_cert=pki.ca.cert,
                     client=pki.client(who),
                     cluster=self.spec.name,
@@ -227,32 +240,59 @@ class ControlPlane:
         """Supervise one more component (kwok on a host) alongside the control plane."""
         return self._process(name, argv)
 
+    @contextlib.asynccontextmanager
+    async def stopped(self, names: Collection[str]) -> AsyncIterator[None]:
+        """The components NAMES stopped for the body (certificates change under them), then
+        started again in order, each healthy before the next, with kubeconfigs written
+        anew. Not if the body was cancelled: the whole control plane is stopping then."""
+        procs = [p for p in self.processes if p.name in names]
+        async with self._lock:
+            for proc in reversed(procs):
+                await proc.stop()
+            try:
+                yield
+            finally:
+                task = asyncio.current_task()
+                if task is None or not task.cancelling():
+                    self.write_kubeconfigs()
+                    for proc in procs:
+                        await proc.start()
+                        await self._ready[proc.name]()
+
     async def supervise(
         self, stopping: asyncio.Event, on_restart: Callable[[], None] | None = None
     ) -> None:
         """Until STOPPING is set, restart crashed components with backoff; after
-        RESTART_LIMIT crashes of one component, raise an error naming it."""
+        RESTART_LIMIT crashes of one component, raise an error naming it. ON_RESTART is
+        called whenever a component runs under a new pid (after a crash, or stopped())."""
         crashes: dict[str, int] = {}
+        pids = [p.pid for p in self.processes]
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), 2.0)
-            for proc in list(self.processes):
-                if proc.running or stopping.is_set():
-                    continue
-                crashes[proc.name] = crashes.get(proc.name, 0) + 1
-                log.warning(
-                    "component exited",
-                    extra=kv(component=proc.name, code=proc.returncode, crashes=crashes[proc.name]),
-                )
-                if crashes[proc.name] > RESTART_LIMIT:
-                    raise ComponentFailed(
-                        proc.name,
-                        f"crashed {RESTART_LIMIT + 1} times",
-                        proc.log_tail(),
-                        str(proc.log_path),
+            async with self._lock:
+                for proc in list(self.processes):
+                    if proc.running or stopping.is_set():
+                        continue
+                    crashes[proc.name] = crashes.get(proc.name, 0) + 1
+                    log.warning(
+                        "component exited",
+                        extra=kv(
+                            component=proc.name, code=proc.returncode, crashes=crashes[proc.name]
+                        ),
                     )
-                await asyncio.sleep(min(2 ** crashes[proc.name], 30))
-                await proc.start()
+                    if crashes[proc.name] > RESTART_LIMIT:
+                        raise ComponentFailed(
+                            proc.name,
+                            f"crashed {RESTART_LIMIT + 1} times",
+                            proc.log_tail(),
+                            str(proc.log_path),
+                        )
+                    await asyncio.sleep(min(2 ** crashes[proc.name], 30))
+                    await proc.start()
+            now = [p.pid for p in self.processes]
+            if now != pids:
+                pids = now
                 if on_restart:
                     on_restart()
 

@@ -3,10 +3,15 @@
 from pathlib import Path
 
 
+def db_path(data_dir: Path) -> Path:
+    """Kine's SQLite database in a control plane's data dir (snapshots read and replace it)."""
+    return data_dir / "kine" / "state.db"
+
+
 def argv(
     binary: Path, data_dir: Path, port: int, metrics_port: int, datasource: str = ""
 ) -> list[str]:
-    db = data_dir / "kine" / "state.db"
+    db = db_path(data_dir)
     # The same SQLite options kine uses for its own default database.
     dsn = datasource or (
         f"sqlite://{db}?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"

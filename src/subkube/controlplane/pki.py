@@ -1,11 +1,15 @@
 """The PKI of one control plane, made with `cryptography` and kept in its data dir.
 
 Files are created once and reused, so a restarted control plane keeps its identity and
-existing kubeconfigs and service-account tokens stay valid.
+existing kubeconfigs and service-account tokens stay valid. Leaf certificates live for a
+configured lifetime and are reissued before 80 % of it is spent, keeping their keys
+(`renew_leaves`); `rotate_ca` replaces both CAs and every leaf and key.
 """
 
 import datetime as dt
 import ipaddress
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +20,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
-CA_DAYS = 3650
-LEAF_DAYS = 365
+CA_LIFETIME = dt.timedelta(days=3650)
+LEAF_LIFETIME = dt.timedelta(days=365)
+# The share of a leaf's validity after which it is renewed (what kubelets do with theirs).
+RENEW_AT = 0.8
+MAX_BACKDATE = dt.timedelta(hours=1)
+CA_NAME = "subkube-ca"
+FRONT_PROXY_CA_NAME = "subkube-front-proxy-ca"
 
 
 @dataclass(frozen=True)
@@ -91,20 +100,29 @@ def _new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _write_key(path: Path, key: PrivateKey) -> None:
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    """Whoever reads PATH while it changes (the API server's file watch, kubectl reading a
+    context's files) reads the old file or the new one, never a part of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    # Created with MODE, so a key is never readable by others, not even for an instant.
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as fh:
+        fh.write(data)
+    tmp.replace(path)
+
+
+def _write_key(path: Path, key: PrivateKey) -> None:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    path.chmod(0o600)
+    _write_atomically(path, pem, 0o600)
 
 
 def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_atomically(path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 def _name(cn: str, orgs: tuple[str, ...] = ()) -> x509.Name:
@@ -112,18 +130,16 @@ def _name(cn: str, orgs: tuple[str, ...] = ()) -> x509.Name:
     return x509.Name([*attrs, x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _validity(days: int) -> tuple[dt.datetime, dt.datetime]:
-    # Backdate a little so freshly started components with a slightly skewed view still accept.
+def _validity(lifetime: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
+    # Backdated so a peer whose clock runs a little behind accepts a fresh certificate; by a
+    # tenth of the lifetime at most, so a short one still has most of its time ahead.
     now = dt.datetime.now(dt.UTC)
-    return now - dt.timedelta(hours=1), now + dt.timedelta(days=days)
+    return now - min(MAX_BACKDATE, lifetime / 10), now + lifetime
 
 
-def make_ca(pair: CertPair, cn: str) -> None:
-    if pair.cert.exists() and pair.key.exists():
-        return
-    key = _new_key()
-    not_before, not_after = _validity(CA_DAYS)
-    cert = (
+def _ca_certificate(cn: str, key: PrivateKey) -> x509.Certificate:
+    not_before, not_after = _validity(CA_LIFETIME)
+    return (
         x509.CertificateBuilder()
         .subject_name(_name(cn))
         .issuer_name(_name(cn))
@@ -149,32 +165,51 @@ def make_ca(pair: CertPair, cn: str) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write_key(pair.key, key)
-    _write_cert(pair.cert, cert)
 
 
-def _issue(
-    ca: CertPair,
-    pair: CertPair,
-    subject: x509.Name,
-    *,
-    server: bool,
-    sans: list[x509.GeneralName] | None = None,
-) -> None:
-    ca_cert, ca_key = ca.load()
+def make_ca(pair: CertPair, cn: str) -> None:
+    if pair.cert.exists() and pair.key.exists():
+        return
     key = _new_key()
-    not_before, not_after = _validity(LEAF_DAYS)
-    usage = [ExtendedKeyUsageOID.SERVER_AUTH] if server else [ExtendedKeyUsageOID.CLIENT_AUTH]
+    _write_key(pair.key, key)
+    _write_cert(pair.cert, _ca_certificate(cn, key))
+
+
+def _sign(
+    subject: x509.Name,
+    key: PrivateKey,
+    issuer: tuple[x509.Certificate, PrivateKey],
+    lifetime: dt.timedelta,
+    extensions: Iterable[x509.Extension[x509.ExtensionType]],
+) -> x509.Certificate:
+    """A leaf for KEY, valid for LIFETIME from now, with EXTENSIONS and the issuer's key id."""
+    issuer_cert, issuer_key = issuer
+    not_before, not_after = _validity(lifetime)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(ca_cert.subject)
+        .issuer_name(issuer_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
+    )
+    for ext in extensions:
+        builder = builder.add_extension(ext.value, ext.critical)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _leaf_extensions(
+    server: bool, sans: list[x509.GeneralName] | None
+) -> list[x509.Extension[x509.ExtensionType]]:
+    usage = [ExtendedKeyUsageOID.SERVER_AUTH] if server else [ExtendedKeyUsageOID.CLIENT_AUTH]
+    values: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (
             x509.KeyUsage(
                 digital_signature=True,
                 key_encipherment=True,
@@ -186,17 +221,28 @@ def _issue(
                 encipher_only=False,
                 decipher_only=False,
             ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-    )
+            True,
+        ),
+        (x509.ExtendedKeyUsage(usage), False),
+    ]
     if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        values.append((x509.SubjectAlternativeName(sans), False))
+    return [x509.Extension(value.oid, critical, value) for value, critical in values]
+
+
+def _issue(
+    ca: CertPair,
+    pair: CertPair,
+    subject: x509.Name,
+    *,
+    server: bool,
+    lifetime: dt.timedelta,
+    sans: list[x509.GeneralName] | None = None,
+) -> None:
+    key = _new_key()
+    cert = _sign(subject, key, ca.load(), lifetime, _leaf_extensions(server, sans))
     _write_key(pair.key, key)
-    _write_cert(pair.cert, builder.sign(ca_key, hashes.SHA256()))
+    _write_cert(pair.cert, cert)
 
 
 def serving_sans(dns_names: list[str], ips: list[str]) -> list[x509.GeneralName]:
@@ -216,10 +262,12 @@ def _current_sans(pair: CertPair) -> set[str] | None:
     return {str(v.value) for v in ext}
 
 
-def _ensure_serving(pki: PKI, pair: CertPair, cn: str, sans: list[x509.GeneralName]) -> None:
+def _ensure_serving(
+    pki: PKI, pair: CertPair, cn: str, sans: list[x509.GeneralName], lifetime: dt.timedelta
+) -> None:
     """Issue PAIR anew when it is missing or its SANs changed."""
     if _current_sans(pair) != {str(s.value) for s in sans}:
-        _issue(pki.ca, pair, _name(cn), server=True, sans=sans)
+        _issue(pki.ca, pair, _name(cn), server=True, lifetime=lifetime, sans=sans)
 
 
 def first_service_ip(service_cidr: str) -> str:
@@ -235,13 +283,16 @@ def ensure_pki(
     extra_sans: list[str] | None = None,
     clients: list[ClientIdentity] | None = None,
     runner_ips: list[str] | None = None,
+    leaf_lifetime: dt.timedelta = LEAF_LIFETIME,
 ) -> PKI:
-    """Create whatever is missing; reissue the serving cert only if its SANs changed."""
+    """Create whatever is missing; reissue a serving cert whose SANs changed, and every
+    leaf when one is past 80 % of its lifetime (a control plane stopped for months comes
+    back with certificates that work)."""
     pki = PKI(root)
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o700)
-    make_ca(pki.ca, "subkube-ca")
-    make_ca(pki.front_proxy_ca, "subkube-front-proxy-ca")
+    make_ca(pki.ca, CA_NAME)
+    make_ca(pki.front_proxy_ca, FRONT_PROXY_CA_NAME)
 
     dns = [
         "localhost",
@@ -257,21 +308,34 @@ def ensure_pki(
             ips.append(extra)
         except ValueError:
             dns.append(extra)
-    _ensure_serving(pki, pki.apiserver, "kube-apiserver", serving_sans(dns, ips))
+    _ensure_serving(pki, pki.apiserver, "kube-apiserver", serving_sans(dns, ips), leaf_lifetime)
     _ensure_serving(
         pki,
         pki.runner,
         "subkube-runner",
         serving_sans(["localhost"], ["127.0.0.1", *(runner_ips or [])]),
+        leaf_lifetime,
     )
 
     if not pki.front_proxy_client.cert.exists():
         _issue(
-            pki.front_proxy_ca, pki.front_proxy_client, _name("front-proxy-client"), server=False
+            pki.front_proxy_ca,
+            pki.front_proxy_client,
+            _name("front-proxy-client"),
+            server=False,
+            lifetime=leaf_lifetime,
         )
     for who in [ADMIN, CONTROLLER_MANAGER, SCHEDULER, KUBELET_CLIENT, *(clients or [])]:
         if not pki.client(who).cert.exists():
-            _issue(pki.ca, pki.client(who), _name(who.user, who.groups), server=False)
+            _issue(
+                pki.ca,
+                pki.client(who),
+                _name(who.user, who.groups),
+                server=False,
+                lifetime=leaf_lifetime,
+            )
+    if due(pki, dt.datetime.now(dt.UTC)):
+        renew_leaves(pki, leaf_lifetime)
 
     if not pki.sa_private.exists():
         # RSA for the service-account signer: every JWT consumer understands RS256.
@@ -283,3 +347,78 @@ def ensure_pki(
             )
         )
     return pki
+
+
+def leaves(pki: PKI) -> list[CertPair]:
+    """Every leaf certificate of PKI (all but the two CAs), with its key."""
+    cas = {pki.ca.cert, pki.front_proxy_ca.cert}
+    return [
+        CertPair(path, path.with_suffix(".key"))
+        for path in sorted(pki.root.glob("*.crt"))
+        if path not in cas
+    ]
+
+
+def _issuer(pki: PKI, cert: x509.Certificate) -> CertPair:
+    return pki.front_proxy_ca if cert.issuer == _name(FRONT_PROXY_CA_NAME) else pki.ca
+
+
+def renew_after(cert: x509.Certificate) -> dt.datetime:
+    """When RENEW_AT of CERT's validity is spent."""
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    return start + (end - start) * RENEW_AT
+
+
+def next_renewal(pki: PKI) -> dt.datetime:
+    """When the first leaf of PKI is due."""
+    return min(renew_after(pair.load()[0]) for pair in leaves(pki))
+
+
+def due(pki: PKI, now: dt.datetime) -> list[CertPair]:
+    """The leaves past RENEW_AT of their lifetime at NOW (expired ones too)."""
+    return [pair for pair in leaves(pki) if now >= renew_after(pair.load()[0])]
+
+
+def _copied_extensions(cert: x509.Certificate) -> list[x509.Extension[x509.ExtensionType]]:
+    # The authority key id is the issuer's, added anew when signing.
+    return [e for e in cert.extensions if not isinstance(e.value, x509.AuthorityKeyIdentifier)]
+
+
+def renew_leaves(pki: PKI, lifetime: dt.timedelta) -> None:
+    """Reissue every leaf, valid for LIFETIME from now, with its subject, names and key.
+
+    Keeping the key means only certificate files change: whoever reads a pair from disk
+    (the API server, kubectl through a context that names the files) never meets a
+    certificate that does not match its key. A new key would buy nothing: without
+    revocation the old certificate stays valid until it expires; only `rotate_ca` ends it.
+    """
+    issuers = {pair.cert: pair.load() for pair in (pki.ca, pki.front_proxy_ca)}
+    for pair in leaves(pki):
+        cert, key = pair.load()
+        issuer = issuers[_issuer(pki, cert).cert]
+        _write_cert(pair.cert, _sign(cert.subject, key, issuer, lifetime, _copied_extensions(cert)))
+
+
+def rotate_ca(pki: PKI, lifetime: dt.timedelta) -> None:
+    """New CAs (the cluster's and the front proxy's) and every leaf reissued under them with
+    a new key: whatever was signed by the old CAs is trusted no more."""
+    fresh: dict[Path, tuple[x509.Certificate, PrivateKey]] = {}
+    for ca, cn in ((pki.ca, CA_NAME), (pki.front_proxy_ca, FRONT_PROXY_CA_NAME)):
+        key = _new_key()
+        fresh[ca.cert] = (_ca_certificate(cn, key), key)
+    issued: list[tuple[CertPair, x509.Certificate, PrivateKey]] = []
+    for pair in leaves(pki):
+        cert, _ = pair.load()
+        key = _new_key()
+        issuer = fresh[_issuer(pki, cert).cert]
+        issued.append(
+            (pair, _sign(cert.subject, key, issuer, lifetime, _copied_extensions(cert)), key)
+        )
+    # Everything is made before anything is written: a failure leaves the old PKI whole.
+    for ca in (pki.ca, pki.front_proxy_ca):
+        ca_cert, ca_key = fresh[ca.cert]
+        _write_key(ca.key, ca_key)
+        _write_cert(ca.cert, ca_cert)
+    for pair, cert, key in issued:
+        _write_key(pair.key, key)
+        _write_cert(pair.cert, cert)

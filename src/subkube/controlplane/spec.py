@@ -1,10 +1,12 @@
 """What a control plane is asked to be, and the ports it was given."""
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from subkube.controlplane.pki import LEAF_LIFETIME
 from subkube.controlplane.process import free_port, port_in_use
 
 Store = Literal["kine", "etcd"]
@@ -32,6 +34,10 @@ class ControlPlaneSpec:
     extra_sans: list[str] = field(default_factory=list)
     # Addresses the runner's own endpoints (kubelet API, webhook) serve on besides loopback.
     runner_ips: list[str] = field(default_factory=list)
+    leaf_lifetime: dt.timedelta = LEAF_LIFETIME
+    # The address clients are given when it is not the API server's own (a vcluster's front
+    # door); the components keep the API server's.
+    public_server: str = ""
     apiserver_extra_args: dict[str, str] = field(default_factory=dict)
     controller_manager_extra_args: dict[str, str] = field(default_factory=dict)
     # 0 means "any free port"; whatever is chosen is remembered in ports.json for restarts.
@@ -49,6 +55,11 @@ class ControlPlaneSpec:
     @property
     def admin_kubeconfig(self) -> Path:
         return self.data_dir / "admin.kubeconfig"
+
+    @property
+    def client_kubeconfig(self) -> Path:
+        """The admin's credentials at the public address."""
+        return self.data_dir / "client.kubeconfig" if self.public_server else self.admin_kubeconfig
 
 
 PORT_NAMES = (

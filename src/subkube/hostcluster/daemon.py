@@ -11,6 +11,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import sysconfig
 import time
 from contextlib import AsyncExitStack
 from importlib import resources
@@ -206,6 +208,9 @@ def main() -> None:
     parser.add_argument("-v", "--verbose", action="count", default=1)
     args = parser.parse_args()
     sklog.configure(args.verbose)
+    # The image has `subkube` on its PATH: `kubectl exec POD -- subkube …` into a pod of the
+    # local runtime (kwok runs the command, with this PATH) finds this installation's.
+    os.environ["PATH"] = os.pathsep.join((sysconfig.get_path("scripts"), os.environ["PATH"]))
     daemonize.run_locked(
         host_dir(args.name) / "daemon.lock", f"host {args.name}", lambda: run(args)
     )

@@ -92,11 +92,18 @@ def field_value(pod: Obj, path: str, host_ip: str = "127.0.0.1") -> str:
 
 
 def container_env(
-    pod: Obj, container: Obj, *, api_port: int, local_port: int, service_account_dir: str
+    pod: Obj,
+    container: Obj,
+    *,
+    api_port: int,
+    local_port: int,
+    service_account_dir: str,
+    mounts: dict[str, Path],
 ) -> dict[str, str]:
     """What a kubelet would put in the environment, pointed at this machine: the host API on
     loopback, the virtual API on LOCAL_PORT of loopback (the PortForward maps the container
-    port there)."""
+    port there), and a value naming a path under a mount, as the args do, the directory
+    behind it."""
     env = {
         "HOSTNAME": pod["metadata"]["name"],
         "KUBERNETES_SERVICE_HOST": "127.0.0.1",
@@ -108,7 +115,7 @@ def container_env(
         env["SUBKUBE_SERVICE_ACCOUNT_DIR"] = service_account_dir
     for item in container.get("env") or []:
         if "value" in item:
-            env[item["name"]] = str(item["value"])
+            env[item["name"]] = rewrite_path(str(item["value"]), mounts)
         elif "fieldRef" in (item.get("valueFrom") or {}):
             env[item["name"]] = field_value(pod, item["valueFrom"]["fieldRef"]["fieldPath"])
         elif item.get("valueFrom"):
@@ -145,13 +152,15 @@ def logs(pod: Obj, container: str, log_file: Path) -> Obj:
     }
 
 
-def exec_in(pod: Obj, work_dir: Path) -> Obj:
-    """A kwok Exec object: `kubectl exec` runs the command on this machine, in WORK_DIR."""
+def exec_in(pod: Obj, work_dir: Path, env: dict[str, str]) -> Obj:
+    """A kwok Exec object: `kubectl exec` runs the command on this machine, in WORK_DIR,
+    with the container's ENV (as a kubelet's exec does)."""
+    envs = [{"name": k, "value": v} for k, v in sorted(env.items())]
     return {
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "Exec",
         "metadata": _owned_meta(pod),
-        "spec": {"execs": [{"local": {"workDir": str(work_dir)}}]},
+        "spec": {"execs": [{"local": {"workDir": str(work_dir), "envs": envs}}]},
     }
 
 

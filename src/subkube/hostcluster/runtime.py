@@ -4,9 +4,11 @@ kwok fakes every other pod (Running, never executed). A vcluster installed with 
 chart needs its pod to really run, so the host runs that pod's container, `subkube ARGS`, as
 a child process with what a kubelet would give it: its volumes as directories (claims as
 their provisioned directories, so data outlives the pod), a service-account token bound to
-the pod, the in-cluster environment. Its ports are mapped to free loopback ports, and a kwok
-PortForward object points `kubectl port-forward` there; Logs and Attach objects serve its output
-to `kubectl logs` and `kubectl attach`, an Exec object runs `kubectl exec` in its directory.
+the pod, the in-cluster environment; a process that exits is restarted with a kubelet's
+back-off and counted in the pod's restartCount. Its ports are mapped to free loopback ports,
+and a kwok PortForward object points `kubectl port-forward` there; Logs and Attach objects
+serve its output to `kubectl logs` and `kubectl attach`, an Exec object runs `kubectl exec`
+in its directory.
 """
 
 import asyncio
@@ -96,8 +98,10 @@ class LocalRuntime:
             local.restarts += 1
             local.last_start = time.monotonic()
             log.warning("restarting", extra=kv(pod="/".join(key), restarts=local.restarts))
+            code = local.process.returncode
             await local.process.start()
             local.tasks.append(asyncio.create_task(self._watch_exit(key, local)))
+            await self._count_restart(key, pod["spec"]["containers"][0]["name"], code)
 
     async def _start_pod(self, key: tuple[str, str], pod: Obj) -> None:
         container = pod["spec"]["containers"][0]
@@ -117,6 +121,7 @@ class LocalRuntime:
                 api_port=self.api_port,
                 local_port=ports.get(podspec.API_CONTAINER_PORT) or free_port(),
                 service_account_dir=str(mounts.get(podspec.SERVICE_ACCOUNT_MOUNT, "")),
+                mounts=mounts,
             )
         except ValueError as exc:
             log.error("cannot run pod", extra=kv(pod="/".join(key), error=str(exc)))
@@ -127,7 +132,7 @@ class LocalRuntime:
         await self.kube.apply(PORT_FORWARDS, podspec.port_forward(pod, ports))
         await self.kube.apply(LOGS, podspec.logs(pod, container["name"], log_file))
         await self.kube.apply(ATTACHES, podspec.attach(pod, container["name"], log_file))
-        await self.kube.apply(EXECS, podspec.exec_in(pod, cwd))
+        await self.kube.apply(EXECS, podspec.exec_in(pod, cwd, env))
         grace = float(pod["spec"].get("terminationGracePeriodSeconds", 30))
         local = LocalPod(pod["metadata"]["uid"], process, sandbox, grace, [])
         await process.start()
@@ -136,6 +141,29 @@ class LocalRuntime:
         local.tasks.append(asyncio.create_task(self._watch_exit(key, local)))
         local.tasks.append(asyncio.create_task(self._renew_tokens(pod, sandbox)))
         log.info("pod started", extra=kv(pod="/".join(key), pid=process.pid, ports=ports))
+
+    async def _count_restart(self, key: tuple[str, str], container: str, code: int | None) -> None:
+        """Show the restart in the pod's status, as a kubelet does: whoever restarts the
+        process to have it start afresh (the helm driver's restore) waits for that. kwok
+        set the status once, when the pod became ready, and leaves it alone since."""
+        try:
+            pod = await self.kube.get(PODS, key[1], key[0])
+            statuses = pod.get("status", {}).get("containerStatuses") or []
+            for status in statuses:
+                if status.get("name") == container:
+                    status["restartCount"] = int(status.get("restartCount") or 0) + 1
+                    # A signal's death reads 128 + its number in a container, not Python's -N.
+                    exit_code = 128 - code if code is not None and code < 0 else code or 0
+                    status["lastState"] = {"terminated": {"exitCode": exit_code}}
+            await self.kube.patch(
+                PODS,
+                key[1],
+                {"status": {"containerStatuses": statuses}},
+                key[0],
+                subresource="status",
+            )
+        except ApiError as exc:
+            log.warning("restart not recorded", extra=kv(pod="/".join(key), error=str(exc)))
 
     async def _watch_exit(self, key: tuple[str, str], local: LocalPod) -> None:
         code = await local.process.wait()

@@ -1,19 +1,24 @@
 """Async Kubernetes API clients (kubernetes_asyncio) built from kubeconfig files."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client import rest
 
+from subkube.aio import cancel_all
 from subkube.errors import SubkubeError
 
+# Longer than any request lasts (a watch ends after 300 s, its client gives it 30 s more):
+# the connections made with a client's former credentials are closed after that.
+RETIRE_AFTER = 360.0
 
-async def api_client(
-    kubeconfig: Path, context: str | None = None, pool_size: int | None = None
-) -> client.ApiClient:
-    """POOL_SIZE: at most that many requests at once (kubernetes_asyncio's default is a
-    few per core)."""
+
+async def _configuration(
+    kubeconfig: Path, context: str | None, pool_size: int | None
+) -> client.Configuration:
     cfg = client.Configuration()
     try:
         await config.load_kube_config(
@@ -23,13 +28,58 @@ async def api_client(
         raise SubkubeError(f"cannot load kubeconfig {kubeconfig}: {exc}") from exc
     if pool_size:
         cfg.connection_pool_maxsize = pool_size
-    return client.ApiClient(configuration=cfg)
+    return cfg
+
+
+class ApiClient(client.ApiClient):
+    """kubernetes_asyncio's client, which can take renewed credentials while it runs."""
+
+    def __init__(
+        self, configuration: client.Configuration, kubeconfig: Path, context: str | None
+    ) -> None:
+        super().__init__(configuration=configuration)
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    async def reconnect(self) -> None:
+        """New requests go over new connections, made with what the kubeconfig holds now (a
+        renewed client certificate, a new CA). Requests under way keep theirs: they were
+        authenticated when they began, and a watch must not break for it."""
+        fresh = await _configuration(
+            self.kubeconfig, self.context, self.configuration.connection_pool_maxsize
+        )
+        old = self.rest_client
+        self.configuration = fresh
+        self.rest_client = rest.RESTClientObject(fresh)
+        task = asyncio.create_task(self._retire(old))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    @staticmethod
+    async def _retire(old: rest.RESTClientObject) -> None:
+        try:
+            await asyncio.sleep(RETIRE_AFTER)
+        finally:
+            await old.close()
+
+    async def close(self) -> None:
+        await cancel_all(list(self._retiring))
+        await super().close()
+
+
+async def api_client(
+    kubeconfig: Path, context: str | None = None, pool_size: int | None = None
+) -> ApiClient:
+    """POOL_SIZE: at most that many requests at once (kubernetes_asyncio's default is a
+    few per core)."""
+    return ApiClient(await _configuration(kubeconfig, context, pool_size), kubeconfig, context)
 
 
 @asynccontextmanager
 async def connect(
     kubeconfig: Path, context: str | None = None, *, pool_size: int | None = None
-) -> AsyncIterator[client.ApiClient]:
+) -> AsyncIterator[ApiClient]:
     api = await api_client(kubeconfig, context, pool_size)
     try:
         yield api

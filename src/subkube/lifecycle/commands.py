@@ -2,6 +2,7 @@
 session, through the driver the vcluster runs with."""
 
 import os
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,10 @@ from subkube.lifecycle.kubeconfigs import current_context
 from subkube.lifecycle.local import LocalDriver
 from subkube.runner.state import VClusterState, load_state
 from subkube.runner.vcluster import check_supported
+from subkube.snapshot import archive
+from subkube.snapshot.archive import Metadata
+from subkube.snapshot.capture import fetch
+from subkube.snapshot.urls import Location, S3Settings
 from subkube.syncer import names
 
 DRIVERS: dict[str, type[Driver]] = {d.name: d for d in (LocalDriver, HelmDriver)}
@@ -77,7 +82,10 @@ async def create(
     driver: str = "local",
     on_phase: Phase = None,
     on_warning: Callable[[str], None] | None = None,
+    restore_from: Path | None = None,
 ) -> VClusterState:
+    """Create (or upgrade) a vcluster; with RESTORE_FROM, a snapshot archive, it runs on that
+    archive's store from the start."""
     try:
         names.validate_vcluster_name(name)
     except ValueError as exc:
@@ -93,7 +101,7 @@ async def create(
                 f"vcluster {name} runs with --driver {current.driver}; "
                 "delete it first to change the driver"
             )
-    elif current is not None and current.running:
+    elif current is not None and (current.running or current.sleeping):
         raise SubkubeError(
             f"vcluster {name} already exists in namespace {namespace}; "
             "`--upgrade` applies new config to it"
@@ -114,6 +122,15 @@ async def create(
         driver=driver,
     )
     async with driver_of(state) as d:
+        if restore_from is not None:
+            return await d.create_restored(
+                restore_from,
+                config,
+                create_namespace=create_namespace,
+                timeout=timeout,
+                on_phase=on_phase,
+                on_warning=on_warning,
+            )
         return await d.create(
             config,
             current=current,
@@ -122,6 +139,57 @@ async def create(
             on_phase=on_phase,
             on_warning=on_warning,
         )
+
+
+async def snapshot(name: str, namespace: str, to: str, s3: S3Settings) -> Location:
+    async with driver_of(existing(name, namespace)) as d:
+        return await d.snapshot(to, s3)
+
+
+async def restore(
+    name: str,
+    namespace: str,
+    url: str,
+    *,
+    as_: str | None,
+    s3: S3Settings,
+    kubeconfig: str | None,
+    context: str | None,
+    driver: str,
+    timeout: float,
+    on_phase: Phase = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> tuple[VClusterState, Metadata]:
+    """Run vcluster NAME (or a new one named AS_) in NAMESPACE on the snapshot at URL: an
+    existing vcluster keeps its own config, a new one gets the snapshot's; the state, and
+    what the snapshot says about itself."""
+    target = as_ or name
+    current = load_state(namespace, target)
+    if as_ and current is not None:
+        raise SubkubeError(
+            f"vcluster {as_} already exists in namespace {namespace}; "
+            f"`subkube restore {as_} -n {namespace} --from URL` restores into it"
+        )
+    with tempfile.TemporaryDirectory(prefix="subkube-restore-") as tmp:
+        path = await fetch(url, Path(tmp), s3)
+        snapshot = archive.inspect(path, url)
+        if current is not None:
+            async with driver_of(current) as d:
+                state = await d.restore(path, d.config(), timeout, on_phase)
+        else:
+            state = await create(
+                target,
+                namespace,
+                kubeconfig=kubeconfig,
+                context=context,
+                config=snapshot.config,
+                timeout=timeout,
+                driver=driver,
+                on_phase=on_phase,
+                on_warning=on_warning,
+                restore_from=path,
+            )
+    return state, snapshot.metadata
 
 
 async def pause(name: str, namespace: str) -> int:
@@ -139,10 +207,44 @@ async def delete(name: str, namespace: str, *, keep_data: bool, delete_namespace
         return await d.delete(keep_data=keep_data, delete_namespace=delete_namespace)
 
 
+async def rotate_certs(name: str, namespace: str, *, ca: bool) -> VClusterState:
+    async with driver_of(existing(name, namespace)) as d:
+        await d.rotate_certs(ca=ca)
+        return d.state
+
+
+async def sleep(name: str, namespace: str) -> VClusterState:
+    async with driver_of(existing(name, namespace)) as d:
+        return await d.sleep()
+
+
+async def wake(name: str, namespace: str, timeout: float) -> tuple[VClusterState, float]:
+    """The state once awake, and the seconds the waking request took."""
+    async with driver_of(existing(name, namespace)) as d:
+        took = await d.wake(timeout)
+        return d.state, took
+
+
+async def observe(states: list[VClusterState]) -> list[VClusterState]:
+    """STATES as their runners have them now; one whose host does not answer as recorded."""
+    out = []
+    for state in states:
+        if not DRIVERS[state.driver].remote_phase:
+            out.append(state)
+            continue
+        try:
+            async with driver_of(state) as d:
+                out.append(await d.observe())
+        except SubkubeError:
+            out.append(state)
+    return out
+
+
 async def describe(name: str, namespace: str) -> tuple[VClusterState, dict[str, Any]]:
     """STATE, and what it owns on the host: counts per kind and the name mapping."""
     state = existing(name, namespace)
     async with driver_of(state) as d:
+        state = await d.observe()
         counts = await hostops.synced_counts(d.host, state)
         mapping = await hostops.name_mapping(d.host, state)
     return state, {

@@ -4,7 +4,9 @@ through a port-forward it keeps up on one local port."""
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,12 @@ from subkube.kube.rest import ApiError, Kube
 from subkube.lifecycle import forwarder, hostops
 from subkube.lifecycle.driver import Driver, Phase
 from subkube.runner import hostside
+from subkube.runner.sleep import sleeping_on_pod
 from subkube.runner.state import VClusterState, vcluster_dir
+from subkube.snapshot import archive, pending
+from subkube.snapshot.capture import destination
+from subkube.snapshot.store import store_kind
+from subkube.snapshot.urls import Location, S3Settings
 
 STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
 PAUSED_REPLICAS = "subkube.io/paused-replicas"
@@ -62,6 +69,11 @@ def local_kubeconfig(published: str, port: int) -> dict[str, Any]:
     return dict(data)
 
 
+def _restarts(pod: dict[str, Any] | None) -> int:
+    statuses = (pod or {}).get("status", {}).get("containerStatuses") or []
+    return sum(int(c.get("restartCount", 0)) for c in statuses)
+
+
 def stop_forwarder(state: VClusterState) -> None:
     if state.forwarder_pid and pid_alive(state.forwarder_pid):
         daemonize.terminate(state.forwarder_pid)
@@ -70,6 +82,7 @@ def stop_forwarder(state: VClusterState) -> None:
 
 class HelmDriver(Driver):
     name = "helm"
+    remote_phase = True
 
     async def _install(
         self, config: Config, current: VClusterState | None, timeout: float, on_phase: Phase
@@ -101,6 +114,121 @@ class HelmDriver(Driver):
         await helm(["uninstall", s.name, "-n", s.namespace, "--ignore-not-found"], s)
         if not keep_data:
             await self.host.delete(PVCS, f"data-{s.name}-0", s.namespace)
+
+    async def rotate_certs(self, *, ca: bool) -> None:
+        """Through `subkube inpod rotate-certs` in the pod; then the local kubeconfig takes
+        the admin certificate (and CA) the runner published."""
+        s = self.state
+        await self._inpod("rotating the certificates", "rotate-certs", *(["--ca"] if ca else []))
+        published = await self._published_kubeconfig()
+        if published and s.kubeconfig:
+            kc.write(Path(s.kubeconfig), local_kubeconfig(published, s.local_port))
+
+    async def observe(self) -> VClusterState:
+        """Sleeping or not, as the pod says (it sleeps on its own, after inactivity or on
+        schedule): recorded in the local state."""
+        s = self.state
+        if s.phase not in ("Running", "Sleeping"):
+            return s
+        pod = await self.host.get_or_none(PODS, f"{s.name}-0", s.namespace)
+        self._record(sleeping_on_pod(pod))
+        return s
+
+    async def _sleep(self) -> None:
+        await self._inpod("going to sleep", "sleep")
+        await self.observe()
+
+    async def _awake(self, timeout: float) -> None:
+        self._record(None)
+
+    def _record(self, sleeping: dict[str, str] | None) -> None:
+        s = self.state
+        s.phase = "Sleeping" if sleeping else "Running"
+        s.sleeping_since = (sleeping or {}).get("since", "")
+        s.sleep_reason = (sleeping or {}).get("reason", "")
+        s.save()
+
+    async def _inpod(
+        self,
+        what: str,
+        command: str,
+        *args: str,
+        stdin: Path | None = None,
+        stdout: Path | None = None,
+    ) -> None:
+        """`subkube inpod COMMAND NAME -n NAMESPACE ARGS` in the runner's pod (the pod's
+        own rights and files, through the user's `kubectl exec`), reading the file STDIN,
+        writing the file STDOUT."""
+        s = self.state
+        pod = f"{s.name}-0"
+        cmd = [str(locate("kubectl")), "--kubeconfig", s.host_kubeconfig]
+        if s.host_context:
+            cmd += ["--context", s.host_context]
+        cmd += ["exec", *(["-i"] if stdin else []), "-n", s.namespace, pod, "--"]
+        cmd += ["subkube", "inpod", command, s.name, "-n", s.namespace, *args]
+        with contextlib.ExitStack() as files:
+            proc = await asyncio.create_subprocess_exec(
+                *cmd,
+                stdin=files.enter_context(stdin.open("rb"))
+                if stdin
+                else asyncio.subprocess.DEVNULL,
+                stdout=files.enter_context(stdout.open("wb"))
+                if stdout
+                else asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, err = await proc.communicate()
+        if proc.returncode != 0:
+            last = (err.decode().strip().splitlines() or ["no output"])[-1]
+            raise SubkubeError(f"{what} in pod {pod} failed: {last}")
+
+    async def snapshot(self, to: str, s3: S3Settings) -> Location:
+        """Taken in the pod (`subkube inpod snapshot`), which has the store, and streamed
+        here; uploaded with the user's credentials, so the pod needs none."""
+        s = self.state
+        store_kind(self.config())
+        target, loc = destination(to, vcluster=s.name, namespace=s.namespace, s3=s3)
+        await self._running_pod("snapshot")
+        with tempfile.TemporaryDirectory(prefix="subkube-snapshot-") as tmp:
+            path = Path(tmp) / "snapshot.tar.gz"
+            await self._inpod("taking the snapshot", "snapshot", stdout=path)
+            archive.inspect(path, f"the snapshot from pod {s.name}-0")
+            await target.upload(path, loc)
+        return loc
+
+    async def restore(
+        self, archive_path: Path, config: Config, timeout: float, on_phase: Phase
+    ) -> VClusterState:
+        """`subkube inpod restore` stages the archive in the pod and stops the runner; the
+        kubelet restarts its container (the pod and its data volume stay), and the runner
+        restores the store before its control plane starts."""
+        s = self.state
+        pending.check(archive_path, config)
+        pod = await self._running_pod("restore")
+        before = _restarts(pod)
+        await asyncio.to_thread(stop_forwarder, s)
+        await self._inpod("staging the restore", "restore", stdin=archive_path)
+        s.phase = "Starting"
+        s.save()
+        deadline = time.monotonic() + timeout
+        while (
+            _restarts(await self.host.get_or_none(PODS, pod["metadata"]["name"], s.namespace))
+            <= before
+        ):
+            if time.monotonic() > deadline:
+                raise self._not_up("its runner did not restart to restore")
+            await asyncio.sleep(0.5)
+        return await self._wait_serving(max(1.0, deadline - time.monotonic()), on_phase)
+
+    async def _running_pod(self, what: str) -> dict[str, Any]:
+        s = self.state
+        pod = await self.host.get_or_none(PODS, f"{s.name}-0", s.namespace)
+        if pod is None or pod.get("status", {}).get("phase") != "Running":
+            raise SubkubeError(
+                f"vcluster {s.name} has no running pod, which holds its store: "
+                f"`subkube resume {s.name} -n {s.namespace}`, then {what} again"
+            )
+        return pod
 
     async def _wait_serving(self, timeout: float, on_phase: Phase) -> VClusterState:
         """Wait for the pod and its kubeconfig, forward a local port to it, and wait until

@@ -11,7 +11,7 @@ import aiohttp
 from subkube.config.model import Config, Sync
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
-from subkube.kube.resource import CRDS, NAMESPACES, PODS, Resource
+from subkube.kube.resource import CRDS, NAMESPACES, Resource
 from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.runner.state import VClusterState, vcluster_dir
 from subkube.syncer import clusterscoped, names, registry
@@ -87,14 +87,6 @@ async def check_host_definitions(host: Kube, sync: Sync) -> None:
     """Before anything is made on the host: the custom resources it must already serve."""
     if customresources.configured(sync):
         await customresources.check_host_definitions(host, sync)
-
-
-async def delete_tenant_pods(host: Kube, state: VClusterState) -> int:
-    selector = f"{names.LABEL_MANAGED_BY}={state.name}"
-    pods = await host.list(PODS, state.namespace, label_selector=selector)
-    for pod in pods["items"]:
-        await host.delete(PODS, pod["metadata"]["name"], state.namespace)
-    return len(pods["items"])
 
 
 async def owned(host: Kube, state: VClusterState, res: Resource) -> list[Obj]:

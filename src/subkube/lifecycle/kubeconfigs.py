@@ -8,8 +8,9 @@ from typing import Any
 import yaml
 
 from subkube.controlplane import kubeconfig as kc
+from subkube.controlplane.pki import ADMIN, PKI
 from subkube.errors import SubkubeError
-from subkube.runner.state import VClusterState, vcluster_dir
+from subkube.runner.state import VClusterState, controlplane_dir, vcluster_dir
 
 PREFIX = "subkube_"
 
@@ -53,8 +54,13 @@ def context_name(state: VClusterState) -> str:
     return f"{PREFIX}{state.name}_{state.namespace}_{host_context_name(state)}"
 
 
-def vcluster_kubeconfig(state: VClusterState) -> dict[str, Any]:
-    """The vcluster's admin kubeconfig with every entry named after its context."""
+def vcluster_kubeconfig(state: VClusterState, *, by_path: bool = False) -> dict[str, Any]:
+    """The vcluster's admin kubeconfig with every entry named after its context.
+
+    BY_PATH, for a vcluster that runs here: the CA and admin certificate are named by their
+    files instead of embedded, so the context keeps working as the runner renews them (as
+    minikube's context does). Embedded, the kubeconfig works wherever it is copied to.
+    """
     if not state.kubeconfig or not Path(state.kubeconfig).exists():
         raise SubkubeError(
             f"vcluster {state.name} is not running; `subkube resume "
@@ -62,11 +68,18 @@ def vcluster_kubeconfig(state: VClusterState) -> dict[str, Any]:
         )
     source = _read(Path(state.kubeconfig))
     name = context_name(state)
+    cluster, user = source["clusters"][0]["cluster"], source["users"][0]["user"]
+    pki_dir = controlplane_dir(state.namespace, state.name) / "pki"
+    if by_path and state.driver == "local" and pki_dir.is_dir():
+        pki = PKI(pki_dir)
+        cluster = {"server": cluster["server"], "certificate-authority": str(pki.ca.cert)}
+        admin = pki.client(ADMIN)
+        user = {"client-certificate": str(admin.cert), "client-key": str(admin.key)}
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": name, "cluster": source["clusters"][0]["cluster"]}],
-        "users": [{"name": name, "user": source["users"][0]["user"]}],
+        "clusters": [{"name": name, "cluster": cluster}],
+        "users": [{"name": name, "user": user}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         "current-context": name,
         "preferences": {},
@@ -77,19 +90,35 @@ def _upsert(entries: list[dict[str, Any]], entry: dict[str, Any]) -> list[dict[s
     return [e for e in entries if e.get("name") != entry["name"]] + [entry]
 
 
-def merge_into(target: Path, state: VClusterState) -> str:
-    """Add the vcluster's context to TARGET and make it current; remember the previous one."""
-    mine = vcluster_kubeconfig(state)
-    data = _read(target)
-    previous = data.get("current-context") or ""
+def _merged(data: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(data)
     for section in ("clusters", "users", "contexts"):
         merged[section] = _upsert(merged.get(section) or [], mine[section][0])
+    return merged
+
+
+def merge_into(target: Path, state: VClusterState) -> str:
+    """Add the vcluster's context to TARGET and make it current; remember the previous one."""
+    mine = vcluster_kubeconfig(state, by_path=True)
+    data = _read(target)
+    previous = data.get("current-context") or ""
+    merged = _merged(data, mine)
     merged["current-context"] = mine["current-context"]
     kc.write(target, merged)
     if not previous.startswith(PREFIX):
         (vcluster_dir(state.namespace, state.name) / "previous-context").write_text(previous)
     return str(mine["current-context"])
+
+
+def refresh_context(target: Path, state: VClusterState) -> bool:
+    """Rewrite the vcluster's context in TARGET, if it has one, with the certificates the
+    vcluster holds now (after a rotation); the current context stays what it is."""
+    mine = vcluster_kubeconfig(state, by_path=True)
+    data = _read(target)
+    if not any(c.get("name") == mine["current-context"] for c in data.get("contexts") or []):
+        return False
+    kc.write(target, _merged(data, mine))
+    return True
 
 
 def disconnect(target: Path) -> str:

@@ -86,6 +86,8 @@ class AdmissionWebhook:
         self.port_file = port_file
         self.kinds: dict[str, ToHost] = {}
         self.runner: web.AppRunner | None = None
+        self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.url = ""
 
     async def start(self, virtual: Kube, kinds: list[Kind]) -> None:
         """Serve KINDS' admission and register the webhook with the virtual API server."""
@@ -94,17 +96,25 @@ class AdmissionWebhook:
         app.router.add_post("/{plural}", self._review)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        tls.load_cert_chain(str(self.pki.runner.cert), str(self.pki.runner.key))
+        self.tls.load_cert_chain(str(self.pki.runner.cert), str(self.pki.runner.key))
         self.port_file.parent.mkdir(parents=True, exist_ok=True)
         port = remembered_port(self.port_file)
-        await web.TCPSite(self.runner, ADDRESS, port, ssl_context=tls).start()
-        url = f"https://{ADDRESS}:{port}"
+        await web.TCPSite(self.runner, ADDRESS, port, ssl_context=self.tls).start()
+        self.url = f"https://{ADDRESS}:{port}"
+        await self._register(virtual)
+        log.info("admission webhook registered", extra=kv(url=self.url, kinds=",".join(self.kinds)))
+
+    async def renew(self, virtual: Kube) -> None:
+        """New handshakes present the renewed certificate, and the API server is told the
+        CA that signed it (a new one after a CA rotation)."""
+        self.tls.load_cert_chain(str(self.pki.runner.cert), str(self.pki.runner.key))
+        await self._register(virtual)
+
+    async def _register(self, virtual: Kube) -> None:
         await virtual.apply(
             MUTATING_WEBHOOKS,
-            configuration(url, self.pki.ca.cert.read_bytes(), list(self.kinds.values())),
+            configuration(self.url, self.pki.ca.cert.read_bytes(), list(self.kinds.values())),
         )
-        log.info("admission webhook registered", extra=kv(url=url, kinds=",".join(self.kinds)))
 
     async def stop(self) -> None:
         if self.runner is not None:

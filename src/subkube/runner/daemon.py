@@ -7,6 +7,7 @@ from subkube import daemonize
 from subkube import log as sklog
 from subkube.config.model import Config
 from subkube.controlplane.controlplane import ControlPlane
+from subkube.runner.sleep import Sleeper
 from subkube.runner.state import VClusterState, vcluster_dir
 from subkube.runner.vcluster import VCluster, VClusterConfig
 
@@ -35,9 +36,12 @@ async def run(args: argparse.Namespace) -> int:
         await vc.start()
         assert vc.control_plane is not None
         state.metrics = f"http://127.0.0.1:{vc.metrics_port}/metrics"
+        state.server, state.kubeconfig = vc.server, str(vc.kubeconfig)
         return vc.control_plane
 
-    return await daemonize.serve(state, f"vcluster {args.namespace}/{args.name}", start, vc.stop)
+    return await daemonize.serve(
+        state, f"vcluster {args.namespace}/{args.name}", start, vc.stop, Sleeper(vc, state)
+    )
 
 
 def main() -> None:

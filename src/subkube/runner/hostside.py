@@ -7,7 +7,7 @@ import re
 import yaml
 
 from subkube.errors import SubkubeError
-from subkube.kube.resource import NAMESPACES, SECRETS, SERVICEACCOUNTS, SERVICES, Resource
+from subkube.kube.resource import NAMESPACES, PODS, SECRETS, SERVICEACCOUNTS, SERVICES, Resource
 from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.syncer import names
 
@@ -107,6 +107,16 @@ async def ensure_host_objects(host: Kube, namespace: str, vcluster: str) -> Obj:
             namespace,
         )
     return service
+
+
+async def delete_tenant_pods(host: Kube, namespace: str, vcluster: str) -> int:
+    """Remove the vcluster's pods from the host (their virtual pods stay in its store, and
+    the syncer makes them anew when it runs again); how many there were."""
+    selector = f"{names.LABEL_MANAGED_BY}={vcluster}"
+    pods = await host.list(PODS, namespace, label_selector=selector)
+    for pod in pods["items"]:
+        await host.delete(PODS, pod["metadata"]["name"], namespace)
+    return len(pods["items"])
 
 
 def kubeconfig_secret_name(vcluster: str) -> str:

@@ -15,6 +15,12 @@ def vcluster_dir(namespace: str, name: str) -> Path:
     return vclusters_root() / namespace / name
 
 
+def controlplane_dir(namespace: str, name: str) -> Path:
+    """The control plane's data dir (store, PKI, ports) as the runner lays it out: the
+    runner's data dir is `data` in the vcluster's, the control plane's `controlplane` in it."""
+    return vcluster_dir(namespace, name) / "data" / "controlplane"
+
+
 @dataclass
 class VClusterState(daemonize.DaemonState):
     namespace: str = ""
@@ -25,12 +31,20 @@ class VClusterState(daemonize.DaemonState):
     # helm: the local process forwarding LOCAL_PORT to the pod's API port.
     forwarder_pid: int | None = None
     local_port: int = 0
+    # Phase Sleeping: since when (ISO 8601, UTC) and why (inactivity | schedule | manual).
+    sleeping_since: str = ""
+    sleep_reason: str = ""
 
     @property
     def running(self) -> bool:
         if self.driver == "helm":
             return self.phase == "Running"
         return super().running
+
+    @property
+    def sleeping(self) -> bool:
+        """Asleep: its process holds only the API address, and wakes on the first request."""
+        return self.phase == "Sleeping" and (self.driver == "helm" or daemonize.pid_alive(self.pid))
 
     @property
     def path(self) -> Path:

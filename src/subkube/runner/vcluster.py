@@ -1,5 +1,8 @@
 """One vcluster: its virtual control plane and its syncer, against one host namespace."""
 
+import asyncio
+import contextlib
+import json
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -8,11 +11,14 @@ from typing import Any
 
 from prometheus_client import start_http_server
 
+from subkube.aio import cancel_all
 from subkube.config.model import Config
+from subkube.config.schedule import parse_duration
 from subkube.controlplane.controlplane import ControlPlane
-from subkube.controlplane.process import free_port
+from subkube.controlplane.process import free_port, remembered_port
 from subkube.controlplane.spec import ControlPlaneSpec
 from subkube.errors import SubkubeError
+from subkube.frontdoor.proxy import FrontDoor
 from subkube.kube.client import connect
 from subkube.kube.resource import BY_PLURAL, PODS
 from subkube.kube.rest import Kube, Obj
@@ -20,8 +26,12 @@ from subkube.log import kv
 from subkube.runner import hostside, policies
 from subkube.runner.admission import AdmissionWebhook
 from subkube.runner.kubelet.server import KubeletEndpoint, kubelet_address
+from subkube.runner.renewal import Renewer
+from subkube.snapshot import pending
+from subkube.snapshot.scheduled import ScheduledSnapshots
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
+from subkube.syncer.dns import coredns
 from subkube.syncer.manager import Manager
 from subkube.syncer.registry import taken_over, unsupported
 from subkube.syncer.resources.customresources.kind import check_host_definitions
@@ -66,6 +76,18 @@ def virtual_apiserver_args(pki_dir: Path) -> dict[str, str]:
     }
 
 
+def public_address(data_dir: Path) -> tuple[str, int]:
+    """The front door of a vcluster run here: loopback, at the same port across restarts
+    (kubeconfigs name it). One made before there was a front door keeps its API server's."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "api-port"
+    if not path.exists():
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            ports = json.loads((data_dir / "controlplane" / "ports.json").read_text())
+            path.write_text(str(int(ports["apiserver"])))
+    return "127.0.0.1", remembered_port(path)
+
+
 def check_supported(config: Config) -> None:
     """Refuse, before anything starts, what the runner cannot do yet."""
     missing = unsupported(config.sync)
@@ -105,7 +127,8 @@ class VClusterConfig:
     host_context: str | None = None
     config: Config = field(default_factory=Config)
     startup_timeout: float = 120.0
-    # In a pod: serve the virtual API on all interfaces at this port, advertising this IP.
+    # In a pod: the front door (the virtual API's address) listens on all interfaces at this
+    # port, and the API server advertises this IP. Else: loopback, at a port kept in data_dir.
     listen_port: int = 0
     bind_address: str = "0.0.0.0"
     advertise_address: str = ""
@@ -122,10 +145,30 @@ class VCluster:
         self.control_plane: ControlPlane | None = None
         self.syncer: Manager | None = None
         self.metrics_port = 0
+        self.frontdoor: FrontDoor | None = None
+
+    @property
+    def server(self) -> str:
+        """The address clients are given: the front door."""
+        assert self.frontdoor is not None, "start() first"
+        return f"https://127.0.0.1:{self.frontdoor.port}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The admin's kubeconfig for clients: through the front door."""
+        assert self.control_plane is not None, "start() first"
+        return self.control_plane.spec.client_kubeconfig
 
     async def start(self) -> None:
         c = self.config
         try:
+            # Listening first: clients that come while the control plane starts (the one
+            # that woke it, above all) wait to be served instead of being refused.
+            self.frontdoor = door = FrontDoor.adopt() or FrontDoor.bind(
+                *((c.bind_address, c.listen_port) if c.listen_port else public_address(c.data_dir))
+            )
+            self.stack.push_async_callback(door.stop)
+            await door.start()
             host_api = await self.stack.enter_async_context(
                 connect(c.host_kubeconfig, c.host_context)
             )
@@ -151,13 +194,16 @@ class VCluster:
                 cluster_domain=net.clusterDomain,
                 scheduler=virtual_scheduler,
                 runner_ips=[kubelet_ip],
+                leaf_lifetime=parse_duration(
+                    c.config.controlPlane.advanced.certificates.leafLifetime
+                ),
                 apiserver_extra_args={
                     **self._listen_args(),
                     **virtual_apiserver_args(data_dir / "pki"),
                     **admission,
                     **c.config.controlPlane.apiServer.as_dict(),
                 },
-                ports={"apiserver": c.listen_port} if c.listen_port else {},
+                public_server=self.server,
                 controller_manager_extra_args=c.config.controlPlane.controllerManager.as_dict(),
                 controllers=virtual_controllers(c.config),
                 allocate_node_cidrs=False,
@@ -170,7 +216,9 @@ class VCluster:
                 ],
                 startup_timeout=c.startup_timeout,
             )
-            self.control_plane = ControlPlane(spec)
+            # A restore staged by the CLI or `subkube inpod restore` (snapshot/pending.py).
+            await pending.apply(spec)
+            self.control_plane = cp = ControlPlane(spec)
             await self.stack.enter_async_context(self.control_plane)
             virtual_api = await self.stack.enter_async_context(
                 connect(self.control_plane.kubeconfig)
@@ -187,14 +235,15 @@ class VCluster:
                 pod_security=pod_security,
                 virtual_scheduler=virtual_scheduler,
             )
-            if c.kubeconfig_secret:
-                await hostside.publish_kubeconfig(
-                    host,
-                    c.kubeconfig_secret,
-                    c.host_namespace,
-                    self.control_plane.kubeconfig.read_text(),
-                    owner,
-                )
+
+            async def publish_kubeconfig() -> None:
+                if c.kubeconfig_secret:
+                    admin = cp.kubeconfig.read_text()
+                    await hostside.publish_kubeconfig(
+                        host, c.kubeconfig_secret, c.host_namespace, admin, owner
+                    )
+
+            await publish_kubeconfig()
             # Streams of logs and exec get their own connections to the host: a `logs -f`
             # held open must never take one the syncer needs.
             streams_api = await self.stack.enter_async_context(
@@ -212,11 +261,38 @@ class VCluster:
             ctx.kubelets = kubelet
             self.syncer = Manager(ctx)
             kubelet.serve_pods(ctx.owned(PODS))
+            ctx.owned(PODS).add_handler(
+                lambda event, pod: door.quiet(
+                    pod["metadata"]["uid"], None if event == "DELETED" else coredns.host_ip(pod)
+                )
+            )
             webhook = AdmissionWebhook(self.control_plane.pki, c.data_dir / "webhook-port")
             self.stack.push_async_callback(webhook.stop)
             await webhook.start(ctx.virtual, self.syncer.kinds)
+            # Tenants are served from here on: the API answers and admits as it should. The
+            # syncer starting next only makes their pods run.
+            door.open(self.control_plane.ports["apiserver"])
             self.stack.push_async_callback(self.syncer.stop)
             await self.syncer.start()
+            if c.config.snapshots.schedule:
+                scheduled = ScheduledSnapshots(
+                    data_dir, c.config, vcluster=c.name, namespace=c.host_namespace
+                )
+                self.stack.push_async_callback(scheduled.stop)
+                scheduled.start()
+
+            async def take_new_certificates(ca: bool) -> None:
+                # The API server reads its own from disk; the controller-manager restarted.
+                await virtual_api.reconnect()
+                await kubelet.renew(ca_changed=ca)
+                await webhook.renew(ctx.virtual)
+                await publish_kubeconfig()
+                if not ca:  # a restarted API server starts with its new certificates
+                    await kubelet.prime(ctx.virtual)
+
+            renewer = Renewer(cp, spec.leaf_lifetime, c.data_dir, take_new_certificates)
+            renewing = asyncio.create_task(renewer.run(), name="certificates")
+            self.stack.push_async_callback(cancel_all, [renewing])
             self.metrics_port = free_port()
             server, _ = start_http_server(
                 self.metrics_port, addr="127.0.0.1", registry=metrics.REGISTRY
@@ -224,7 +300,7 @@ class VCluster:
             self.stack.callback(server.shutdown)
             log.info(
                 "vcluster running",
-                extra=kv(name=c.name, namespace=c.host_namespace, server=self.control_plane.server),
+                extra=kv(name=c.name, namespace=c.host_namespace, server=self.server),
             )
         except BaseException:
             await self.stack.aclose()
@@ -238,13 +314,9 @@ class VCluster:
             await host.apply(BY_PLURAL[plural], obj)
 
     def _listen_args(self) -> dict[str, str]:
+        # The API server itself stays on loopback, behind the front door.
         c = self.config
-        if not c.listen_port:
-            return {}
-        return {
-            "bind-address": c.bind_address,
-            **({"advertise-address": c.advertise_address} if c.advertise_address else {}),
-        }
+        return {"advertise-address": c.advertise_address} if c.advertise_address else {}
 
     async def stop(self) -> None:
         await self.stack.aclose()

@@ -121,7 +121,11 @@ class Manager:
             try:
                 await self.ctx.virtual.create(res, obj)
             except ApiError as exc:
-                if not exc.already_exists:
+                # 422 on the Service: it exists and its ClusterIP is being handed over by the
+                # services kind (a restored store's IP that the host gave to another
+                # vcluster, found taken), and the IP it is born with was allocated inside
+                # first. The wait below sees the handover through.
+                if not exc.already_exists and not (res is SERVICES and exc.status == 422):
                     raise
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import h11
+from cryptography.hazmat.primitives import serialization
 from kubernetes_asyncio import client
 
 from subkube.controlplane.pki import KUBELET_CLIENT, PKI
@@ -39,6 +40,9 @@ from subkube.syncer import names
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+# prime(): health checks through the API server until it presents its renewed certificate.
+PRIME_TRIES = 10
+PRIME_PAUSE = 0.3
 # Any address outside this machine: asking the kernel for the route to it names the
 # interface that leaves it, without sending anything.
 _ROUTE_PROBE = "10.255.255.255"
@@ -59,6 +63,11 @@ def kubelet_address() -> str:
     if ip.is_loopback or ip.is_link_local or ip.is_unspecified:
         return LOOPBACK
     return address
+
+
+def _peer_der(writer: asyncio.StreamWriter) -> bytes:
+    tls = writer.get_extra_info("ssl_object")
+    return (tls.getpeercert(binary_form=True) if tls else None) or b""
 
 
 def _peer_user(writer: asyncio.StreamWriter) -> str:
@@ -93,13 +102,58 @@ class KubeletEndpoint:
         self.host_namespace = host_namespace
         self.vcluster = vcluster
         self.ports_dir = ports_dir
+        self.pki = pki
         self.pods: Informer | None = None
         self.servers: dict[str, asyncio.Server] = {}
         self._lock = asyncio.Lock()
         self._connections: set[asyncio.Task[None]] = set()
-        self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca.cert))
-        self.tls.load_cert_chain(str(pki.runner.cert), str(pki.runner.key))
-        self.tls.verify_mode = ssl.CERT_REQUIRED
+        # The client certificate of the last call (prime() waits for the renewed one).
+        self._presented = b""
+        self.tls = self._tls()
+
+    def _tls(self) -> ssl.SSLContext:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.pki.ca.cert))
+        tls.load_cert_chain(str(self.pki.runner.cert), str(self.pki.runner.key))
+        tls.verify_mode = ssl.CERT_REQUIRED
+        return tls
+
+    async def renew(self, *, ca_changed: bool) -> None:
+        """New handshakes present the renewed certificate. After a CA rotation the
+        listeners must also stop trusting the old CA, which an SSLContext cannot unlearn:
+        they listen anew, on the same ports, with a new one (calls under way go on)."""
+        if not ca_changed:
+            self.tls.load_cert_chain(str(self.pki.runner.cert), str(self.pki.runner.key))
+            return
+        async with self._lock:
+            self.tls = self._tls()
+            for node, server in list(self.servers.items()):
+                port = int(server.sockets[0].getsockname()[1])
+                server.close()
+                self.servers[node] = await self._listen(node, port)
+
+    async def prime(self, virtual: Kube) -> None:
+        """After its kubelet-client certificate changed on disk, the API server notices at
+        its next handshake with a kubelet and closes all its kubelet connections, the one
+        being made too, whose call fails (kubernetes/kops#16850). Make that call ours, a
+        health check through a node that is here, rather than a tenant's `kubectl logs`.
+        With no node yet, a node made within five minutes (until the API server checks the
+        files by itself) may still see its first call fail."""
+        renewed = self.pki.client(KUBELET_CLIENT).load()[0].public_bytes(serialization.Encoding.DER)
+        for node in list(self.servers):
+            for _ in range(PRIME_TRIES):
+                status = 0
+                with contextlib.suppress(*TRANSIENT):
+                    async with virtual.stream(f"/api/v1/nodes/{node}/proxy/healthz") as resp:
+                        status = resp.status
+                if status == 404:
+                    break  # that node is gone inside: try another
+                if status == 200 and self._presented == renewed:
+                    return
+                # client-go reads the certificate files at most once a second.
+                await asyncio.sleep(PRIME_PAUSE)
+            else:
+                log.warning("the API server does not present its renewed kubelet certificate")
+                return
 
     def serve_pods(self, pods: Informer) -> None:
         """The syncer's cache of this vcluster's host pods: the only pods calls can reach."""
@@ -112,12 +166,14 @@ class KubeletEndpoint:
             if server is None:
                 self.ports_dir.mkdir(parents=True, exist_ok=True)
                 port = remembered_port(self.ports_dir / node, self.address)
-                server = await asyncio.start_server(
-                    lambda r, w: self._accept(node, r, w), self.address, port, ssl=self.tls
-                )
-                self.servers[node] = server
+                server = self.servers[node] = await self._listen(node, port)
                 log.info("kubelet endpoint listening", extra=kv(node=node, port=port))
             return int(server.sockets[0].getsockname()[1])
+
+    async def _listen(self, node: str, port: int) -> asyncio.Server:
+        return await asyncio.start_server(
+            lambda r, w: self._accept(node, r, w), self.address, port, ssl=self.tls
+        )
 
     async def stop(self) -> None:
         for server in self.servers.values():
@@ -152,6 +208,7 @@ class KubeletEndpoint:
             return
         url = urlsplit(request.target.decode("latin-1"))
         query = parse_qsl(url.query, keep_blank_values=True)
+        self._presented = _peer_der(writer)
         try:
             if _peer_user(writer) != KUBELET_CLIENT.user:
                 raise Refused(403, "only the virtual API server may call this kubelet")

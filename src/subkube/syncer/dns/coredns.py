@@ -3,11 +3,25 @@ for their virtual Services on a real host."""
 
 from typing import Any
 
+from subkube.syncer.names import LABEL_NAMESPACE
+
 Obj = dict[str, Any]
 
 NAMESPACE = "kube-system"
 SERVICE = "kube-dns"
 IMAGE = "coredns/coredns:1.12.1"
+LABELS = {"k8s-app": "kube-dns"}
+
+
+def host_ip(host_pod: Obj) -> str | None:
+    """The address of HOST_POD if it is one of the vcluster's DNS pods on the host: they
+    watch the virtual API as any client does, but it is subkube's traffic, not a tenant's."""
+    labels = host_pod.get("metadata", {}).get("labels") or {}
+    if labels.get(LABEL_NAMESPACE) != NAMESPACE or any(
+        labels.get(k) != v for k, v in LABELS.items()
+    ):
+        return None
+    return host_pod.get("status", {}).get("podIP") or None
 
 
 def corefile(cluster_domain: str) -> str:
@@ -31,7 +45,7 @@ def corefile(cluster_domain: str) -> str:
 
 def manifests(cluster_domain: str = "cluster.local") -> list[tuple[str, Obj]]:
     """(plural, object) pairs, in the order they must be created."""
-    labels = {"k8s-app": "kube-dns"}
+    labels = LABELS
     return [
         (
             "serviceaccounts",
