@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -6,6 +7,7 @@ import yaml
 
 from subkube.config.load import LEGACY_KEYS, load, parse_set
 from subkube.config.model import Policies
+from subkube.config.schedule import next_fire, parse_duration
 from subkube.errors import SubkubeError
 from subkube.runner import policies
 from tests.conftest import subkube
@@ -123,6 +125,19 @@ def test_legacy_keys_work_with_set_too() -> None:
             "snapshots: {credentialsSecret: S3_Keys}\n",
             "snapshots.credentialsSecret: 'S3_Keys' is not a Secret name",
         ),
+        (
+            "sleepMode: {autoSleep: {schedule: '61 * * * *'}}\n",
+            "sleepMode.autoSleep.schedule: '61 * * * *' is not a cron schedule",
+        ),
+        (
+            "sleepMode: {autoWakeup: {schedule: '0 8 * * *', timezone: Mars/Olympus}}\n",
+            "sleepMode.autoWakeup.timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            "sleepMode: {autoSleep: {afterInactivity: 20 minutes}}\n",
+            "sleepMode.autoSleep.afterInactivity: '20 minutes' is not a duration",
+        ),
+        ("snapshots: {schedule: '0 3 * * *'}\n", "snapshots.schedule needs snapshots.to"),
         ("- a\n- b\n", "must be a mapping"),
         ("sync: [\n", "not valid YAML"),
     ],
@@ -175,3 +190,11 @@ def test_policies_become_host_objects_owned_by_the_vcluster(tmp_path: Path) -> N
     assert conf["exemptions"]["namespaces"] == [], (
         "the syncer exempts no namespace, nor does admission"
     )
+
+
+def test_schedules_fire_in_their_time_zone() -> None:
+    after = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+    assert next_fire("0 20 * * *", "Europe/Berlin", after) == dt.datetime(
+        2026, 11, 26, 19, 0, tzinfo=dt.UTC
+    )
+    assert parse_duration("1h30m") == dt.timedelta(minutes=90)
