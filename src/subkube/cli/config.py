@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from subkube.cli.output import console, console_err
+from subkube.cli.output import console, warn
 from subkube.config.load import json_schema, load
 
 app = typer.Typer(
@@ -27,6 +27,6 @@ def validate(
     """Check config files; old option names are accepted with a warning."""
     config, warnings = load(files, sets)
     for warning in warnings:
-        console_err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        warn(warning)
     store = config.controlPlane.backingStore.chosen
     console.print(f"[green]✓[/green] valid (backing store: {store})")

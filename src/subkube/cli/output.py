@@ -47,3 +47,7 @@ def age(since_iso: str) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{max(seconds, 0)}s"
+
+
+def warn(message: str) -> None:
+    console_err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)

@@ -5,9 +5,9 @@ import asyncio
 
 import typer
 
-from subkube.cli.output import console, console_err
+from subkube.cli.output import console, warn
+from subkube.cli.vcluster import connect_or_show
 from subkube.lifecycle import commands
-from subkube.lifecycle.kubeconfigs import merge_into, user_kubeconfig
 from subkube.runner.state import load_state
 from subkube.snapshot.urls import S3Settings
 
@@ -116,19 +116,11 @@ def restore(
                 driver=driver,
                 timeout=timeout,
                 on_phase=lambda p: status.update(f"vcluster {target}: {p}…"),
-                on_warning=lambda w: console_err.print(
-                    f"[yellow]warning:[/yellow] {w}", highlight=False
-                ),
+                on_warning=warn,
             )
         )
     console.print(
         f"[green]✓[/green] vcluster [bold]{target}[/bold] in {namespace} runs on the snapshot "
         f"of {meta.namespace}/{meta.vcluster} taken {meta.created}"
     )
-    if connect_ if connect_ is not None else not existed:
-        context_name = merge_into(user_kubeconfig(), state)
-        console.print(
-            f"  switched to context [bold]{context_name}[/bold] (`subkube disconnect` to go back)"
-        )
-    else:
-        console.print(f"  kubeconfig: {state.kubeconfig}")
+    connect_or_show(state, connect_ if connect_ is not None else not existed)

@@ -12,7 +12,7 @@ import typer
 import yaml
 
 from subkube import daemonize
-from subkube.cli.output import OutputFormat, age, console, console_err, render
+from subkube.cli.output import OutputFormat, age, console, render, warn
 from subkube.config.load import load
 from subkube.controlplane import kubeconfig as kc
 from subkube.controlplane.controlplane import ControlPlane
@@ -60,7 +60,7 @@ def create(
     """Create a vcluster in a host namespace, wait until its API answers, connect."""
     config, warnings = load(values, sets)
     for warning in warnings:
-        console_err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        warn(warning)
     with console.status(f"creating vcluster [bold]{name}[/bold] in {namespace}…") as status:
         state = asyncio.run(
             commands.create(
@@ -73,9 +73,7 @@ def create(
                 upgrade=upgrade,
                 driver=driver,
                 on_phase=lambda p: status.update(f"vcluster {name}: {p}…"),
-                on_warning=lambda w: console_err.print(
-                    f"[yellow]warning:[/yellow] {w}", highlight=False
-                ),
+                on_warning=warn,
             )
         )
     console.print(
@@ -87,9 +85,14 @@ def create(
             f"  runs as StatefulSet {name} in {namespace} (Service {name}:443 inside the "
             f"host), reached here through a port-forward on 127.0.0.1:{state.local_port}"
         )
+    connect_or_show(state, connect_)
+
+
+def connect_or_show(state: VClusterState, connect_: bool) -> None:
+    """After create or restore: make the vcluster the current context, or say where its
+    kubeconfig is."""
     if connect_:
-        target = user_kubeconfig()
-        context_name = merge_into(target, state)
+        context_name = merge_into(user_kubeconfig(), state)
         console.print(
             f"  switched to context [bold]{context_name}[/bold] (`subkube disconnect` to go back)"
         )
@@ -374,7 +377,7 @@ def run(
         os.environ["SUBKUBE_STATE_DIR"] = str(data_dir)
     config, warnings = load(config_files, [])
     for warning in warnings:
-        console_err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        warn(warning)
     check_supported(config)
     directory = vcluster_dir(namespace, name)
     if in_cluster:
