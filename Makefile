@@ -1,7 +1,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 
-.PHONY: setup test test-unit lint
+.PHONY: setup test test-unit lint image
 
 setup:
 	bash scripts/setup.sh
@@ -11,6 +11,9 @@ test:
 
 test-unit:
 	bash scripts/test.sh tests/unit
+
+image:
+	$(VENV)/bin/subkube image build
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -4,6 +4,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || { echo "error: $PYTHON not found; install Python 3.11 or set PYTHON=" >&2; exit 1; }
+# Debian packages: podman, runc and mmdebstrap build and run the runner image; PostgreSQL is
+# the external store the tests start.
+DEBS="podman runc mmdebstrap postgresql"
+missing=$(for p in $DEBS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"
+done | xargs)
+if [ -n "$missing" ]; then
+  command -v apt-get >/dev/null || { echo "error: install these Debian packages: $missing" >&2; exit 1; }
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing Debian packages: $missing"
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -q $missing >/dev/null 2>&1 \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q $missing >/dev/null; } \
+    || { echo "error: could not install $missing; install them with apt-get and rerun" >&2; exit 1; }
+fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 .venv/bin/subkube binaries install

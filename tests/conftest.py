@@ -14,8 +14,11 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import strategies as st
 
+from subkube import podman
 from subkube.binaries.catalog import find
 from subkube.controlplane.process import free_port
+from subkube.hostcluster.engine import HOST_LABEL
+from subkube.image import recipe
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,6 +48,32 @@ def no_process_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) ->
         if marker.encode() in seen:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(proc.name), signal.SIGKILL)
+    # Containers of the subkube image carry their host's data dir as a label.
+    if podman.available():
+        listed = subprocess.run(
+            podman.argv(
+                "ps", "-a", "--format", f'{{{{.Names}}}} {{{{index .Labels "{HOST_LABEL}"}}}}'
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split("\n")
+        names = [line.split()[0] for line in listed if marker in line]
+        if names:
+            subprocess.run(
+                podman.argv("rm", "-f", "-t", "0", *names), capture_output=True, check=False
+            )
+
+
+@pytest.fixture(scope="session")
+def runner_image() -> str | None:
+    """The runner image, built (or found up to date) by the README's command: local hosts run
+    the chart's pod in it. None where podman is not installed: the pod is then a process."""
+    if not podman.available():
+        return None
+    res = subkube("image", "build", timeout=1200)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return recipe.reference()
 
 
 @pytest.fixture

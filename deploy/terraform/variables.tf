@@ -27,9 +27,9 @@ variable "values_files" {
 }
 
 variable "chart_path" {
-  description = "Path of the subkube chart."
+  description = "Path of the subkube chart (relative paths are taken from where Terraform runs); null: the chart beside this module."
   type        = string
-  default     = "../../charts/subkube"
+  default     = null
 }
 
 variable "timeout" {

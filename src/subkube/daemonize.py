@@ -232,6 +232,11 @@ def wait_running(
                 raise SubkubeError(f"{what} failed to start: {state.error or 'stopped'}")
         exited = proc.poll() is not None if proc else not pid_alive(pid)
         if exited:
+            # It may have recorded why it failed and exited between two looks: its last
+            # save clears the pid, so the state seen before says it was this process.
+            state = load()
+            if seen and state is not None and state.phase == "Failed" and state.error:
+                raise SubkubeError(f"{what} failed to start: {state.error}")
             raise SubkubeError(
                 f"{what}'s process exited during start-up; last lines of "
                 f"{log_path}:\n{tail(log_path)}"

@@ -1,11 +1,26 @@
 """A local host made for one test module, and the vclusters on it, driven by real CLIs."""
 
+import contextlib
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from tests.conftest import kubectl, subkube
+
+# Two nginx pods in namespace "shop": the workload the lifecycle tests carry across.
+WEB_IN_SHOP = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx}]
+"""
 
 
 class HostLab:
@@ -22,6 +37,15 @@ class HostLab:
         assert up.returncode == 0, up.stdout + up.stderr
         self.host_kc = Path(subkube("host", "kubeconfig", "--name", name, env=env).stdout.strip())
         self.host_name = name
+
+    @contextlib.contextmanager
+    def running(self, name: str, nodes: int) -> Iterator[Self]:
+        """The host NAME up for the duration, removed afterwards even on failure."""
+        self.host_up(name, nodes)
+        try:
+            yield self
+        finally:
+            self.host_down()
 
     def host_down(self) -> None:
         """Delete every vcluster of the lab, then the host and its data."""

@@ -21,7 +21,7 @@ from subkube.syncer import names
 from tests.conftest import kubectl, subkube, wait_for
 from tests.e2e.lab import HostLab
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("runner_image")]
 
 HOST = "certs"
 NS = "team-a"
@@ -84,8 +84,7 @@ def fingerprint(cert: x509.Certificate) -> str:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab = Lab(tmp_path_factory.mktemp("certs"))
-    lab.host_up(HOST, nodes=1)
-    try:
+    with lab.running(HOST, nodes=1):
         res = lab.cli(
             "create",
             VC,
@@ -99,8 +98,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         res = lab.user("connect", VC, "-n", NS)
         assert res.returncode == 0, res.stdout + res.stderr
         yield lab
-    finally:
-        lab.host_down()
 
 
 def host_pod(lab: Lab, name: str) -> Any:

@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 import yaml
 
+from subkube import podman
 from subkube.config.model import Sync
 from subkube.daemonize import pid_alive
+from subkube.hostcluster.engine import HOST_LABEL
+from subkube.image import recipe
 from subkube.syncer import registry
 from tests.conftest import kubectl, namespace_snapshot, require_binary, subkube, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("runner_image")]
 
 CHART = Path(__file__).parents[2] / "charts" / "subkube"
 
@@ -290,12 +293,45 @@ def test_subkube_run_serves_a_vcluster_in_the_foreground(
     assert not any(pid_alive(p) for p in state["components"].values())
 
 
+def runner_containers(env: dict[str, str]) -> list[str]:
+    """Images of the containers the local host runs, as `podman ps` lists them."""
+    if not podman.available():
+        return []
+    host_dir = Path(env["SUBKUBE_STATE_DIR"]) / "hosts" / "chart"
+    listed = subprocess.run(
+        podman.argv(
+            "ps", "-a", "--filter", f"label={HOST_LABEL}={host_dir}", "--format", "{{.Image}}"
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return listed.stdout.split()
+
+
+def image_processes(kc: Path) -> list[int]:
+    """Processes of the image's entry point in pods of this host (their environment names
+    its API port)."""
+    entry = f"{recipe.APP_DIR}/bin/subkube".encode()
+    port = yaml.safe_load(kc.read_text())["clusters"][0]["cluster"]["server"].rsplit(":", 1)[1]
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or entry not in (proc / "cmdline").read_bytes():
+                continue
+            if f"KUBERNETES_SERVICE_PORT={port}\0".encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
 def test_the_helm_driver_runs_the_chart_end_to_end(
-    host: tuple[dict[str, str], Path], tmp_path: Path
+    host: tuple[dict[str, str], Path], tmp_path: Path, runner_image: str | None
 ) -> None:
-    """`--driver helm` on the local host: the chart's pod really runs (the host's runtime
-    for the subkube image, with the chart's namespaced Role as its only rights), a
-    port-forward reaches its API, and pause/resume/delete work through helm."""
+    """`--driver helm` on the local host: the chart's pod really runs (a container of the
+    runner image where podman is installed, with the chart's namespaced Role as its only
+    rights), a port-forward reaches its API, and pause/resume/delete work through helm."""
     env, kc = host
     user_kc = tmp_path / "user-kubeconfig"
     shutil.copy(kc, user_kc)
@@ -313,6 +349,15 @@ def test_the_helm_driver_runs_the_chart_end_to_end(
     res = subkube("create", "vh", "-n", "helm-ns", "--driver", "helm", env=env)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "port-forward on 127.0.0.1:" in res.stdout
+    status = json.loads(subkube("host", "status", "--name", "chart", "-o", "json", env=env).stdout)
+    if runner_image is not None:
+        assert status[0]["runtime"] == "container (podman)"
+        assert runner_containers(env) == [runner_image]
+        # `kubectl exec` enters the container: its user is the image's, not this machine's.
+        uid = kubectl(kc, "-n", "helm-ns", "exec", "vh-0", "--", "id", "-u").stdout
+        assert uid.strip() == str(recipe.USER_ID)
+    else:
+        assert status[0]["runtime"].startswith("process")
     releases = json.loads(helm("list", "-n", "helm-ns", "-o", "json", kubeconfig=kc).stdout)
     assert [r["name"] for r in releases] == ["vh"]
     # Connected: the user's current context is the vcluster, through the port-forward.
@@ -359,6 +404,10 @@ def test_the_helm_driver_runs_the_chart_end_to_end(
     )
     assert web_pods_on_the_host() == []
     assert not pid_alive(forwarder)
+    wait_for(
+        "no container and no process of the runner left",
+        lambda: runner_containers(env) == [] and image_processes(kc) == [],
+    )
     rows = {r["name"]: r for r in json.loads(subkube("list", "-o", "json", env=env).stdout)}
     assert rows["vh"]["status"] == "Paused"
 
@@ -384,3 +433,38 @@ def test_the_helm_driver_runs_the_chart_end_to_end(
         lambda: kubectl(kc, "get", "pv", "-o", "name").stdout.strip() == "",
     )
     assert not pid_alive(forwarder)
+    wait_for(
+        "no container and no process of the runner left",
+        lambda: runner_containers(env) == [] and image_processes(kc) == [],
+    )
+
+
+def test_an_image_not_built_is_named_with_how_to_build_it(
+    host: tuple[dict[str, str], Path], runner_image: str | None
+) -> None:
+    """With containers, the pod waits for its image (nothing is ever pulled), and `create`
+    ends in one line naming it and `make image`."""
+    if runner_image is None:
+        pytest.skip("the process runtime runs this installation's subkube: there is no image")
+    env, kc = host
+    res = subkube(
+        "create",
+        "vmiss",
+        "-n",
+        "miss",
+        "--driver",
+        "helm",
+        "--no-connect",
+        "--timeout",
+        "20",
+        "--set",
+        "controlPlane.statefulSet.image.tag=not-built",
+        env={**env, "KUBECONFIG": str(kc)},
+    )
+    try:
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert "subkube/subkube:not-built" in res.stderr
+        assert "make image" in res.stderr
+        assert runner_containers(env) == []
+    finally:
+        subkube("delete", "vmiss", "-n", "miss", env={**env, "KUBECONFIG": str(kc)})

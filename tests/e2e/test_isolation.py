@@ -73,14 +73,11 @@ def escalate(lab: Lab, vc: str, namespace: str) -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab = Lab(tmp_path_factory.mktemp("iso"))
-    lab.host_up(HOST, nodes=2)
-    try:
+    with lab.running(HOST, nodes=2):
         for vc, (namespace, level) in VCLUSTERS.items():
             lab.create(vc, namespace, level)
             escalate(lab, vc, "escape")
         yield lab
-    finally:
-        lab.host_down()
 
 
 def pod(name: str, spec: dict[str, Any], **meta: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from subkube.daemonize import pid_alive
 from subkube.frontdoor.clock import TEST_CLOCK_ENV
 from tests.conftest import kubectl, require_binary, subkube, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("runner_image")]
 
 COMPONENTS = {"kine", "etcd", "kube-apiserver", "kube-controller-manager"}
 

@@ -11,39 +11,30 @@ import pytest
 import yaml
 
 from tests.conftest import wait_for
+from tests.e2e.lab import WEB_IN_SHOP
 from tests.e2e.test_chart import CHART, helm
 from tests.e2e.test_snapshot_cli import Lab, running_pods
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("runner_image")]
 
 HOST = "snapchart"
 NAME, NS = "vh", "team-h"
-APP = """apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: nginx}]
----
+APP = (
+    WEB_IN_SHOP
+    + """---
 apiVersion: v1
 kind: Secret
 metadata: {name: db, namespace: shop}
 stringData: {password: hunter2}
 """
+)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab = Lab(tmp_path_factory.mktemp("snapchart"))
-    lab.host_up(HOST, nodes=1)
-    try:
+    with lab.running(HOST, nodes=1):
         yield lab
-    finally:
-        lab.host_down()
 
 
 def inside(lab: Lab, name: str, namespace: str) -> dict[str, Any]:

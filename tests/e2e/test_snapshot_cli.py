@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import kubectl, subkube, wait_for
-from tests.e2e.lab import HostLab
+from tests.e2e.lab import WEB_IN_SHOP, HostLab
 from tests.e2e.s3server import S3Server, versitygw
 
 pytestmark = pytest.mark.e2e
@@ -21,17 +21,9 @@ CRD = Path(__file__).parent / "manifests" / "widgets-crd.yaml"
 
 HOST = "snapshots"
 SOURCE, SOURCE_NS = "src", "team-a"
-APP = """apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: nginx}]
----
+APP = (
+    WEB_IN_SHOP
+    + """---
 apiVersion: v1
 kind: Secret
 metadata: {name: db, namespace: shop}
@@ -47,6 +39,7 @@ kind: Secret
 metadata: {name: token, namespace: warehouse}
 stringData: {token: abc}
 """
+)
 NO_AWS_FILES = {
     "AWS_CONFIG_FILE": "/nonexistent/aws-config",
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
@@ -91,11 +84,8 @@ class Lab(HostLab):
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("snapshots")
     lab = Lab(root)
-    lab.host_up(HOST, nodes=2)
-    try:
+    with lab.running(HOST, nodes=2):
         yield lab
-    finally:
-        lab.host_down()
 
 
 def running_pods(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:

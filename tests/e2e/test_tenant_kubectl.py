@@ -79,8 +79,7 @@ spec:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab = Lab(tmp_path_factory.mktemp("tenants"))
-    lab.host_up(HOST, nodes=3)
-    try:
+    with lab.running(HOST, nodes=3):
         for vc in (VC, OTHER):
             res = lab.cli("create", vc, "-n", NS, "--no-connect")
             assert res.returncode == 0, res.stdout + res.stderr
@@ -107,8 +106,6 @@ spec:
         for ns in NAMESPACES:
             wait_for(f"{ns}/web Running", lambda n=ns: phase(lab, "web", n) == "Running")
         yield lab
-    finally:
-        lab.host_down()
 
 
 def read_until(stream: IO[bytes], pattern: str, timeout: float = 60) -> str:

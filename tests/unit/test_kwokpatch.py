@@ -30,6 +30,7 @@ def test_every_replacement_is_applied_and_the_helpers_added(tmp_path: Path) -> N
     assert "func exitCodeError" in helpers
     assert "func expandPodPath" in helpers
     assert "func peerGone" in helpers
+    assert "func execPrefix" in helpers
     assert '"$(POD_NAMESPACE)"' in helpers
 
 

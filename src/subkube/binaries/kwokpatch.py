@@ -1,4 +1,4 @@
-"""subkube's four small changes to kwok's source, applied with `go build -overlay`.
+"""subkube's five small changes to kwok's source, applied with `go build -overlay`.
 
 Each change is an exact-string replacement in one upstream file, so a kwok version whose code
 moved fails the build with a message naming the file, instead of building something else.
@@ -68,6 +68,13 @@ REPLACEMENTS = (
         "\t\treturn utilsnet.Tunnel(ctx, stream, dial, buf1, buf2)\n",
         "\t\treturn peerGone(utilsnet.Tunnel(ctx, stream, dial, buf1, buf2))\n",
     ),
+    # e. A pod the local host runs as a real container is entered through its engine
+    # (`podman exec`): an Exec rule names that command in an env var the patch consumes.
+    Replacement(
+        f"{_SERVER}/debugging_exec.go",
+        "\t// Set cancel context.\n",
+        "\tcmd = execPrefix(execTarget.Local.Envs, cmd, tty)\n\n\t// Set cancel context.\n",
+    ),
 )
 
 # The helpers the replacements call, as one new file of the same package.
@@ -75,6 +82,7 @@ ADDED = {
     f"{_SERVER}/subkube_overlay.go": """package server
 
 import (
+	"encoding/json"
 	"errors"
 	"net"
 	"os/exec"
@@ -82,7 +90,35 @@ import (
 	"syscall"
 
 	utilexec "k8s.io/utils/exec"
+
+	"sigs.k8s.io/kwok/pkg/apis/internalversion"
 )
+
+// execPrefix puts the command after the argv held in the rule's SUBKUBE_EXEC_PREFIX (a JSON
+// list); its element "{tty}" becomes "-t" for a terminal session and is dropped otherwise.
+func execPrefix(envs []internalversion.EnvVar, cmd []string, tty bool) []string {
+	for _, env := range envs {
+		if env.Name != "SUBKUBE_EXEC_PREFIX" {
+			continue
+		}
+		var prefix []string
+		if json.Unmarshal([]byte(env.Value), &prefix) != nil {
+			return cmd
+		}
+		out := make([]string, 0, len(prefix)+len(cmd))
+		for _, arg := range prefix {
+			if arg == "{tty}" {
+				if tty {
+					out = append(out, "-t")
+				}
+				continue
+			}
+			out = append(out, arg)
+		}
+		return append(out, cmd...)
+	}
+	return cmd
+}
 
 // exitCodeError gives cri-streaming the error type it reads an exit code from.
 func exitCodeError(err error) error {

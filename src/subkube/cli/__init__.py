@@ -7,7 +7,7 @@ import aiohttp
 import typer
 
 from subkube import __version__, log
-from subkube.cli import binaries, config, host, inpod, snapshots, vcluster
+from subkube.cli import binaries, config, host, image, inpod, snapshots, vcluster, version
 from subkube.cli.output import console_err
 from subkube.errors import SubkubeError
 from subkube.kube.rest import ApiError
@@ -41,6 +41,8 @@ app.add_typer(certs, name="certs")
 app.add_typer(snapshots.app, name="snapshot")
 app.command("restore")(snapshots.restore)
 app.add_typer(inpod.app, name="inpod")
+app.add_typer(image.app, name="image")
+app.command("version")(version.version)
 
 
 def _version(value: bool) -> None:

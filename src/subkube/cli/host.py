@@ -2,6 +2,7 @@
 
 import typer
 
+from subkube import podman
 from subkube.cli.output import OutputFormat, console, render
 from subkube.errors import SubkubeError
 from subkube.hostcluster import manage
@@ -24,17 +25,28 @@ def up(
         110, "--pods-per-node", min=1, help="Pod capacity of each fake node."
     ),
     timeout: float = typer.Option(180.0, "--timeout", help="Seconds to wait for readiness."),
+    runtime: str = typer.Option(
+        "auto",
+        "--runtime",
+        help="How pods of the subkube image run: container (podman), process, or auto "
+        "(container where podman and runc are installed).",
+    ),
 ) -> None:
     """Start a local host in the background and wait until its nodes are Ready."""
     validate_name(name)
     if store not in ("kine", "etcd"):
         raise SubkubeError(f"--store must be kine or etcd, not {store!r}")
+    if runtime not in ("auto", "container", "process"):
+        raise SubkubeError(f"--runtime must be auto, container or process, not {runtime!r}")
+    if runtime == "container":
+        podman.executable()
     with console.status(f"starting host [bold]{name}[/bold] ({nodes} nodes, {store})…") as status:
         state = manage.up(
             name,
             nodes=nodes,
             store=store,
             pods_per_node=pods_per_node,
+            runtime=runtime,
             timeout=timeout,
             on_phase=lambda p: status.update(f"host [bold]{name}[/bold]: {p}…"),
         )
@@ -86,6 +98,7 @@ def status(
                 "api": live["api"],
                 "nodes": f"{live['nodes_ready']}/{state.nodes}",
                 "store": state.store,
+                "runtime": state.runtime or "-",
                 "server": state.server if running else "-",
                 "pid": state.pid if running else "-",
                 "started": state.started_at if running else "-",
@@ -94,7 +107,8 @@ def status(
     if not rows and output is OutputFormat.table:
         console.print("no local hosts; start one with [bold]subkube host up[/bold]")
         return
-    render(rows, ["name", "phase", "api", "nodes", "store", "server", "pid", "started"], output)
+    columns = ["name", "phase", "api", "nodes", "store", "runtime", "server", "pid", "started"]
+    render(rows, columns, output)
 
 
 @app.command()

@@ -14,6 +14,7 @@ import yaml
 from subkube import daemonize
 from subkube.cli.output import OutputFormat, age, console, render, warn
 from subkube.config.load import load
+from subkube.config.model import redacted
 from subkube.controlplane import kubeconfig as kc
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.errors import SubkubeError
@@ -173,7 +174,7 @@ def describe(
     """Config, endpoints, synced objects per kind, and the virtual -> host name mapping."""
     state, owned = asyncio.run(commands.describe(name, namespace))
     config_path = vcluster_dir(namespace, name) / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    config = redacted(json.loads(config_path.read_text())) if config_path.exists() else {}
     counts = owned["synced"]
     info = {
         "name": name,

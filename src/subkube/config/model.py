@@ -5,8 +5,9 @@ defaults follow its behaviour (see shared/reference/vcluster-facts.md). Field na
 users' camelCase on purpose: the models are the file format.
 """
 
+import copy
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -271,8 +272,25 @@ class Embedded(Toggle):
     pass
 
 
+# The schemes kine (the pinned version) has a driver for.
+KINE_SCHEMES = ("postgres", "postgresql", "mysql", "sqlite", "nats", "http", "https")
+
+
 class ExternalDatabase(Toggle):
-    dataSource: str = Field("", description="e.g. postgres://user:pass@host:5432/db")
+    # repr=False: a config printed while debugging must not show the password.
+    dataSource: str = Field("", description="e.g. postgres://user:pass@host:5432/db", repr=False)
+
+    @field_validator("dataSource")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme, sep, _ = value.partition("://")
+        if value and (not sep or scheme.lower() not in KINE_SCHEMES):
+            # Only the scheme is quoted back: the rest may hold a password.
+            got = f"{scheme}://" if sep else "no scheme://"
+            raise ValueError(
+                f"must start with one of {', '.join(s + '://' for s in KINE_SCHEMES)} (got {got})"
+            )
+        return value
 
 
 class ExternalEtcd(Toggle):
@@ -285,6 +303,35 @@ class ExternalEtcd(Toggle):
 class Database(Strict):
     embedded: Embedded = Embedded()
     external: ExternalDatabase = ExternalDatabase()
+
+
+def redact_datasource(datasource: str) -> str:
+    """DATASOURCE with its password replaced by ***, for anything a person or a log reads:
+    URL user info (postgres://user:pw@host/db, mysql://user:pw@tcp(host)/db) and a
+    password=… query parameter."""
+    scheme, sep, rest = datasource.partition("://")
+    if not sep:
+        return datasource
+    query = rest.find("?")
+    # The last @ before the query: a password may hold an unescaped @ or /.
+    at = rest.rfind("@", 0, len(rest) if query < 0 else query)
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        if colon:
+            rest = f"{user}:***{rest[at:]}"
+    return f"{scheme}://" + re.sub(r"([?&]password=)[^&]*", r"\1***", rest, flags=re.IGNORECASE)
+
+
+def redacted(values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of config VALUES (as in config.json or Helm values) fit to show: the external
+    database's datasource without its password."""
+    out = copy.deepcopy(values)
+    external: Any = out
+    for key in ("controlPlane", "backingStore", "database", "external"):
+        external = external.get(key) if isinstance(external, dict) else None
+    if isinstance(external, dict) and isinstance(external.get("dataSource"), str):
+        external["dataSource"] = redact_datasource(external["dataSource"])
+    return out
 
 
 class Etcd(Strict):

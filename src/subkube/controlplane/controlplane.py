@@ -59,8 +59,10 @@ class ControlPlane:
     ) -> None:
         await self.stop()
 
-    def _process(self, name: str, argv: list[str]) -> Process:
-        proc = Process(name, argv, self.spec.log_dir / f"{name}.log", cwd=self.spec.data_dir)
+    def _process(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Process:
+        proc = Process(
+            name, argv, self.spec.log_dir / f"{name}.log", env=env, cwd=self.spec.data_dir
+        )
         self.processes.append(proc)
         return proc
 
@@ -112,10 +114,18 @@ class ControlPlane:
                     ports["store_metrics"],
                     s.kine_datasource,
                 ),
+                env=kine.env(s.kine_datasource),
             )
             (s.data_dir / "kine").mkdir(exist_ok=True)
+            reachable = kine.database_check(store) if s.kine_datasource else None
             await store.start()
-            await wait_tcp(store, "127.0.0.1", ports["store"], timeout=timeout)
+            try:
+                await wait_tcp(store, "127.0.0.1", ports["store"], timeout=timeout, check=reachable)
+            except ComponentFailed:
+                # kine ignores SIGTERM while it retries its database, and has served nothing
+                # yet: waiting out its grace would only delay the error.
+                await store.stop(grace=0)
+                raise
         elif s.etcd_endpoint:
             store_url = s.etcd_endpoint
         else:

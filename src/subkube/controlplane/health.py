@@ -3,6 +3,7 @@
 import asyncio
 import ssl
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -56,9 +57,19 @@ async def wait_until_healthy(
     )
 
 
-async def wait_tcp(proc: Process, host: str, port: int, *, timeout: float) -> None:
+async def wait_tcp(
+    proc: Process,
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    check: Callable[[], None] | None = None,
+) -> None:
+    """Until PROC listens on HOST:PORT; fail if it exits, CHECK raises, or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if check is not None:
+            check()
         if not proc.running:
             raise ComponentFailed(
                 proc.name,

@@ -31,6 +31,7 @@ from subkube.controlplane.health import wait_until_healthy
 from subkube.controlplane.process import Process, remembered_port
 from subkube.controlplane.spec import ControlPlaneSpec
 from subkube.errors import SubkubeError
+from subkube.hostcluster import engine
 from subkube.hostcluster.provisioner import Provisioner
 from subkube.hostcluster.runtime import LocalRuntime
 from subkube.hostcluster.simulation import PodSimulator
@@ -117,8 +118,11 @@ async def apply_crds(kube: Kube, manifests: str, timeout: float) -> None:
 
 
 class HostDaemon:
-    def __init__(self, spec: ControlPlaneSpec, nodes: int, pods_per_node: int) -> None:
+    def __init__(
+        self, spec: ControlPlaneSpec, nodes: int, pods_per_node: int, runs_in: engine.Engine
+    ) -> None:
         self.spec = spec
+        self.runs_in = runs_in
         self.nodes = nodes
         self.pods_per_node = pods_per_node
         self.cp = ControlPlane(spec)
@@ -166,7 +170,7 @@ class HostDaemon:
         provisioner = Provisioner(kube, home / "volumes")
         await provisioner.start()
         self.stack.push_async_callback(provisioner.stop)
-        runtime = LocalRuntime(kube, home, urlsplit(self.cp.server).port or 443)
+        runtime = LocalRuntime(kube, home, urlsplit(self.cp.server).port or 443, self.runs_in)
         await runtime.start()
         self.stack.push_async_callback(runtime.stop)
 
@@ -177,7 +181,10 @@ class HostDaemon:
 
 
 async def run(args: argparse.Namespace) -> int:
-    state = HostState(name=args.name, nodes=args.nodes, store=args.store)
+    runs_in = engine.choose(args.runtime)
+    state = HostState(
+        name=args.name, nodes=args.nodes, store=args.store, runtime=engine.describe(runs_in)
+    )
     spec = ControlPlaneSpec(
         name=args.name,
         data_dir=host_dir(args.name) / "data",
@@ -187,7 +194,7 @@ async def run(args: argparse.Namespace) -> int:
         cluster_cidr=args.cluster_cidr,
         startup_timeout=args.timeout,
     )
-    daemon = HostDaemon(spec, args.nodes, args.pods_per_node)
+    daemon = HostDaemon(spec, args.nodes, args.pods_per_node, runs_in)
 
     async def start() -> ControlPlane:
         await daemon.start()
@@ -205,6 +212,7 @@ def main() -> None:
     parser.add_argument("--service-cidr", default="10.96.0.0/12")
     parser.add_argument("--cluster-cidr", default="10.244.0.0/16")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--runtime", choices=["auto", *engine.Engine], default="auto")
     parser.add_argument("-v", "--verbose", action="count", default=1)
     args = parser.parse_args()
     sklog.configure(args.verbose)

@@ -8,7 +8,7 @@ from pathlib import Path
 from subkube import daemonize
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
-from subkube.hostcluster import daemon
+from subkube.hostcluster import daemon, engine
 from subkube.hostcluster.state import HostState, host_dir, load_state
 from subkube.kube.client import connect
 from subkube.kube.resource import NODES
@@ -27,6 +27,7 @@ def up(
     nodes: int,
     store: str,
     pods_per_node: int = 110,
+    runtime: str = "auto",
     timeout: float = 180.0,
     on_phase: Callable[[str], None] | None = None,
 ) -> HostState:
@@ -61,6 +62,8 @@ def up(
         str(pods_per_node),
         "--timeout",
         str(timeout),
+        "--runtime",
+        runtime,
     ]
     proc = daemonize.spawn(DAEMON_MODULE, args, log_path)
     return daemonize.wait_running(
@@ -81,6 +84,8 @@ def down(name: str, *, purge: bool = False, timeout: float = 60.0) -> bool:
             fresh.save()
     elif state is None and not directory.exists():
         raise SubkubeError(f"no local host named {name}; `subkube host status` lists them")
+    # A daemon that was killed could not stop its containers.
+    asyncio.run(engine.remove_leftovers(str(directory)))
     if purge and directory.exists():
         shutil.rmtree(directory)
     return was_running

@@ -1,13 +1,14 @@
 """Pure pieces of the local pod runtime: which pods it runs, and how a container's view of the
 world (mount paths, ports, downward API) maps onto this machine."""
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 Obj = dict[str, Any]
 
-# The repository name of the image `deploy/Dockerfile` builds (entrypoint `subkube`).
+# The repository name of the image `subkube image build` makes (entrypoint `subkube`).
 RUNTIME_IMAGE = "subkube"
 RUNTIME_LABEL, RUNTIME_LABEL_VALUE = "app.kubernetes.io/name", "subkube"
 RUNTIME_POD_SELECTOR = f"{RUNTIME_LABEL}={RUNTIME_LABEL_VALUE}"
@@ -190,3 +191,77 @@ def key_to_path(items: list[Obj] | None, keys: list[str]) -> dict[str, str]:
     if not items:
         return {k: k for k in keys}
     return {i["key"]: i["path"] for i in items if i["key"] in keys}
+
+
+def run_as(pod: Obj, container: Obj) -> tuple[int, int, int | None] | None:
+    """The uid, gid and fsGroup a kubelet would run the container with; None: the image's."""
+    pod_ctx = pod.get("spec", {}).get("securityContext") or {}
+    ctx = {**pod_ctx, **(container.get("securityContext") or {})}
+    if "runAsUser" not in ctx:
+        return None
+    uid = int(ctx["runAsUser"])
+    gid = int(ctx.get("runAsGroup", uid))
+    fs_group = pod_ctx.get("fsGroup")
+    return uid, gid, int(fs_group) if fs_group is not None else None
+
+
+def container_name(pod: Obj) -> str:
+    """The engine's name of a pod's container: unique per pod incarnation."""
+    return f"subkube-pod-{pod['metadata']['uid']}"
+
+
+def container_run_args(
+    pod: Obj,
+    container: Obj,
+    *,
+    name: str,
+    labels: dict[str, str],
+    mounts: dict[str, Path],
+    env: dict[str, str],
+    ulimits: list[str],
+) -> list[str]:
+    """`podman run` arguments for a pod's one container, in the foreground (its output is the
+    pod's log), on this machine's network: the ports it listens on are the ones the
+    PortForward maps, as with the process runtime."""
+    args = ["run", "--rm", "--replace", "--name", name, "--network=host", "--pull=never"]
+    args += [f"--label={k}={v}" for k, v in sorted(labels.items())]
+    args += ulimits
+    identity = run_as(pod, container)
+    if identity is not None:
+        uid, gid, fs_group = identity
+        args += ["--user", f"{uid}:{gid}"]
+        if fs_group is not None:
+            args += ["--group-add", str(fs_group)]
+    for target, source in sorted(mounts.items()):
+        args += ["--volume", f"{source}:{target}"]
+    for key, value in sorted(env.items()):
+        args += ["--env", f"{key}={value}"]
+    if container.get("workingDir"):
+        args += ["--workdir", container["workingDir"]]
+    command = list(container.get("command") or [])
+    if command:
+        args += ["--entrypoint", json.dumps(command)]
+    return [*args, container["image"], *(container.get("args") or [])]
+
+
+def warning_event(pod: Obj, reason: str, message: str, now: str) -> Obj:
+    meta = pod["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+        },
+        "type": "Warning",
+        "reason": reason,
+        "message": message,
+        "source": {"component": "subkube-local-runtime"},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }

@@ -1,31 +1,35 @@
-"""The local host's one container runtime: pods of the subkube image run as local processes.
+"""The local host's one container runtime: pods of the subkube image really run.
 
 kwok fakes every other pod (Running, never executed). A vcluster installed with the Helm
-chart needs its pod to really run, so the host runs that pod's container, `subkube ARGS`, as
-a child process with what a kubelet would give it: its volumes as directories (claims as
+chart needs its pod to really run, so the host runs that pod's container: a container of the
+built image where podman is installed, else `subkube ARGS` as a local process (see
+`engine`). Either gets what a kubelet would give it: its volumes as directories (claims as
 their provisioned directories, so data outlives the pod), a service-account token bound to
-the pod, the in-cluster environment; a process that exits is restarted with a kubelet's
-back-off and counted in the pod's restartCount. Its ports are mapped to free loopback ports,
-and a kwok PortForward object points `kubectl port-forward` there; Logs and Attach objects
-serve its output to `kubectl logs` and `kubectl attach`, an Exec object runs `kubectl exec`
-in its directory.
+the pod, the in-cluster environment; one that exits is restarted with a kubelet's back-off
+and counted in the pod's restartCount. It listens on free loopback ports, and a kwok
+PortForward object points `kubectl port-forward` there; Logs and Attach objects serve its
+output to `kubectl logs` and `kubectl attach`, an Exec object runs `kubectl exec` (inside
+the container, or in the process's directory).
 """
 
 import asyncio
 import base64
 import contextlib
 import dataclasses
+import datetime as dt
+import json
 import logging
 import shutil
 import time
 from pathlib import Path
 
+from subkube import podman
 from subkube.controlplane.kwok import ATTACHES, EXECS, LOGS, PORT_FORWARDS
 from subkube.controlplane.process import Process, free_port
-from subkube.hostcluster import podspec
+from subkube.hostcluster import engine, podspec
 from subkube.kube.controller import Controller
 from subkube.kube.informer import Informer
-from subkube.kube.resource import CONFIGMAPS, PODS, PVCS, PVS, SECRETS, Resource, key_of
+from subkube.kube.resource import CONFIGMAPS, EVENTS, PODS, PVCS, PVS, SECRETS, Resource, key_of
 from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.log import kv
 
@@ -35,6 +39,9 @@ TOKEN_SECONDS = 3600
 MAX_BACKOFF = 60.0
 # A process that ran this long before exiting starts its back-off afresh (a kubelet's rule).
 STABLE_SECONDS = 600.0
+# How often a pod whose image is not built yet is tried again.
+IMAGE_RETRY_SECONDS = 10.0
+RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class NotReady(Exception):
@@ -48,15 +55,19 @@ class LocalPod:
     sandbox: Path
     grace: float
     tasks: list[asyncio.Task[None]]
+    owner: tuple[int, int] | None = None
     restarts: int = 0
     last_start: float = 0.0
 
 
 class LocalRuntime:
-    def __init__(self, kube: Kube, root: Path, api_port: int) -> None:
+    def __init__(
+        self, kube: Kube, root: Path, api_port: int, runs_in: engine.Engine = engine.Engine.process
+    ) -> None:
         self.kube = kube
         self.root = root
         self.api_port = api_port
+        self.engine = runs_in
         # Every pod the chart makes carries this label; watching only those keeps the
         # runtime's cache small on a host with thousands of simulated pods.
         self.pods = Informer(
@@ -64,8 +75,12 @@ class LocalRuntime:
         )
         self.controller: Controller[tuple[str, str]] = Controller("runtime", self._reconcile, 2)
         self.running: dict[tuple[str, str], LocalPod] = {}
+        self.warned: set[str] = set()
 
     async def start(self) -> None:
+        left = await engine.remove_leftovers(str(self.root))
+        if left:
+            log.warning("removed containers of a previous run", extra=kv(containers=left))
         self.pods.add_handler(lambda _e, o: self.controller.add(key_of(o)))
         self.pods.start()
         self.controller.start()
@@ -74,6 +89,7 @@ class LocalRuntime:
         await self.controller.stop()
         await self.pods.stop()
         await asyncio.gather(*(self._stop_pod(k, grace=10) for k in list(self.running)))
+        await engine.remove_leftovers(str(self.root))
 
     async def _reconcile(self, key: tuple[str, str]) -> None:
         pod = self.pods.get(*key)
@@ -105,6 +121,12 @@ class LocalRuntime:
 
     async def _start_pod(self, key: tuple[str, str], pod: Obj) -> None:
         container = pod["spec"]["containers"][0]
+        if self.engine is engine.Engine.container and not await podman.image_exists(
+            container["image"]
+        ):
+            await self._image_missing(pod, container["image"])
+            self.controller.queue.add_after(key, IMAGE_RETRY_SECONDS)
+            return
         sandbox = sandbox_dir(self.root, pod["metadata"]["uid"])
         volumes = await self._volumes(pod, sandbox)
         mounts = {
@@ -113,34 +135,102 @@ class LocalRuntime:
             if m["name"] in volumes
         }
         ports = {port: free_port() for port in podspec.container_ports(container)}
+        local_port = ports.get(podspec.API_CONTAINER_PORT) or free_port()
+        log_file = sandbox / f"{container['name']}.log"
+        owner = None
         try:
-            argv = podspec.container_argv(container, mounts)
-            env = podspec.container_env(
-                pod,
-                container,
-                api_port=self.api_port,
-                local_port=ports.get(podspec.API_CONTAINER_PORT) or free_port(),
-                service_account_dir=str(mounts.get(podspec.SERVICE_ACCOUNT_MOUNT, "")),
-                mounts=mounts,
-            )
+            if self.engine is engine.Engine.container:
+                name = podspec.container_name(pod)
+                owner = await self._hand_over(pod, container, volumes)
+                env = podspec.container_env(
+                    pod,
+                    container,
+                    api_port=self.api_port,
+                    local_port=local_port,
+                    service_account_dir="",
+                    mounts={},
+                )
+                run_args = podspec.container_run_args(
+                    pod,
+                    container,
+                    name=name,
+                    labels={engine.HOST_LABEL: str(self.root)},
+                    mounts=mounts,
+                    env=env,
+                    ulimits=podman.ulimits(),
+                )
+                process: Process = engine.ContainerProcess(
+                    f"pod/{'/'.join(key)}", name, run_args, log_file
+                )
+                exec_env = {"SUBKUBE_EXEC_PREFIX": json.dumps(engine.exec_prefix(name))}
+                cwd = sandbox
+            else:
+                argv = podspec.container_argv(container, mounts)
+                env = podspec.container_env(
+                    pod,
+                    container,
+                    api_port=self.api_port,
+                    local_port=local_port,
+                    service_account_dir=str(mounts.get(podspec.SERVICE_ACCOUNT_MOUNT, "")),
+                    mounts=mounts,
+                )
+                cwd = rewrite_dir(container.get("workingDir"), mounts) or sandbox
+                process = Process(
+                    f"pod/{'/'.join(key)}", argv, log_file, env=env, cwd=cwd, cri_log=True
+                )
+                exec_env = env
         except ValueError as exc:
             log.error("cannot run pod", extra=kv(pod="/".join(key), error=str(exc)))
             return
-        log_file = sandbox / f"{container['name']}.log"
-        cwd = rewrite_dir(container.get("workingDir"), mounts) or sandbox
-        process = Process(f"pod/{'/'.join(key)}", argv, log_file, env=env, cwd=cwd, cri_log=True)
         await self.kube.apply(PORT_FORWARDS, podspec.port_forward(pod, ports))
         await self.kube.apply(LOGS, podspec.logs(pod, container["name"], log_file))
         await self.kube.apply(ATTACHES, podspec.attach(pod, container["name"], log_file))
-        await self.kube.apply(EXECS, podspec.exec_in(pod, cwd, env))
+        await self.kube.apply(EXECS, podspec.exec_in(pod, cwd, exec_env))
         grace = float(pod["spec"].get("terminationGracePeriodSeconds", 30))
-        local = LocalPod(pod["metadata"]["uid"], process, sandbox, grace, [])
+        local = LocalPod(pod["metadata"]["uid"], process, sandbox, grace, [], owner)
         await process.start()
         local.last_start = time.monotonic()
         self.running[key] = local
         local.tasks.append(asyncio.create_task(self._watch_exit(key, local)))
-        local.tasks.append(asyncio.create_task(self._renew_tokens(pod, sandbox)))
-        log.info("pod started", extra=kv(pod="/".join(key), pid=process.pid, ports=ports))
+        local.tasks.append(asyncio.create_task(self._renew_tokens(pod, sandbox, owner)))
+        log.info(
+            "pod started",
+            extra=kv(pod="/".join(key), pid=process.pid, ports=ports, engine=self.engine),
+        )
+
+    async def _image_missing(self, pod: Obj, image: str) -> None:
+        """Say so once per pod, where `kubectl describe pod` and the helm driver look: a
+        Warning event, as a kubelet does for an image it may not pull."""
+        meta = pod["metadata"]
+        if meta["uid"] in self.warned:
+            return
+        self.warned.add(meta["uid"])
+        message = (
+            f"image {image} is not in podman's local storage: build it with `make image` "
+            "(subkube image build), or start the host with --runtime process"
+        )
+        log.error("image not built", extra=kv(pod=meta["name"], image=image))
+        with contextlib.suppress(ApiError):
+            await self.kube.create(
+                EVENTS,
+                podspec.warning_event(
+                    pod, "ErrImageNeverPull", message, dt.datetime.now(dt.UTC).strftime(RFC3339)
+                ),
+                meta["namespace"],
+            )
+
+    async def _hand_over(
+        self, pod: Obj, container: Obj, volumes: dict[str, Path]
+    ) -> tuple[int, int] | None:
+        """The volumes a kubelet would give to the pod's user (all but hostPath), given."""
+        identity = podspec.run_as(pod, container)
+        if identity is None:
+            return None
+        uid, gid, fs_group = identity
+        owner = (uid, gid if fs_group is None else fs_group)
+        host_paths = {v["name"] for v in pod["spec"].get("volumes") or [] if "hostPath" in v}
+        await engine.hand_over([p for n, p in volumes.items() if n not in host_paths], *owner)
+        return owner
 
     async def _count_restart(self, key: tuple[str, str], container: str, code: int | None) -> None:
         """Show the restart in the pod's status, as a kubelet does: whoever restarts the
@@ -277,16 +367,17 @@ class LocalRuntime:
         response = await self.kube.request("POST", path, body=request)
         return str(response["status"]["token"])
 
-    async def _renew_tokens(self, pod: Obj, sandbox: Path) -> None:
+    async def _renew_tokens(self, pod: Obj, sandbox: Path, owner: tuple[int, int] | None) -> None:
         """Rewrite the token files well before they expire, as a kubelet does at 80 %."""
         while True:
             await asyncio.sleep(TOKEN_SECONDS * 0.8)
             for volume in pod["spec"].get("volumes") or []:
                 if "projected" in volume:
+                    path = sandbox / "volumes" / volume["name"]
                     try:
-                        await self._write_projected(
-                            pod, volume["projected"], sandbox / "volumes" / volume["name"]
-                        )
+                        await self._write_projected(pod, volume["projected"], path)
+                        if owner is not None:
+                            await engine.hand_over([path], *owner)
                     except (ApiError, NotReady) as exc:
                         log.warning("token renewal failed", extra=kv(error=str(exc)))
 

@@ -32,6 +32,8 @@ def host_dir(name: str) -> Path:
 class HostState(daemonize.DaemonState):
     nodes: int = 0
     store: str = "kine"
+    # How pods of the subkube image run: "container (podman)" or "process (…)".
+    runtime: str = ""
 
     @property
     def path(self) -> Path:

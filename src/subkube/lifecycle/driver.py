@@ -56,6 +56,10 @@ class Driver(ABC):
         # checked), kept beside its data so a restart runs with what was asked at create.
         config_path = vcluster_dir(self.state.namespace, self.state.name) / "config.json"
         config_path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only before anything is written, as the vcluster's keys are: it may hold
+        # an external database's password.
+        config_path.touch(mode=0o600)
+        config_path.chmod(0o600)
         config_path.write_text(config.model_dump_json(indent=2))
         return await self._install(config, current, timeout, on_phase)
 

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from subkube.aio import run_command
 from subkube.binaries.catalog import locate
 from subkube.config.model import Config
 from subkube.controlplane import etcd, kine
@@ -67,18 +68,7 @@ def _etcd_db(cp_dir: Path) -> Path:
 
 
 async def _run(argv: list[str], what: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), ETCD_TIMEOUT)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise SubkubeError(f"{what} did not finish within {ETCD_TIMEOUT:.0f}s") from None
-    if proc.returncode != 0:
-        last = (out.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
-        raise SubkubeError(f"{what} failed: {last}")
+    await run_command(argv, what, timeout=ETCD_TIMEOUT)
 
 
 async def capture_etcd(cp_dir: Path, out: Path) -> Capture:
