@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-exec .venv/bin/pytest "$@"
+# Two workers, each taking whole modules (their hosts are module fixtures): the e2e tests
+# mostly wait on control planes, so two of them share two cores well.
+exec .venv/bin/pytest -n 2 --dist loadfile "$@"

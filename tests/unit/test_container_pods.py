@@ -107,3 +107,21 @@ def test_the_engine_is_containers_where_podman_is_installed(
     monkeypatch.setattr("subkube.podman.available", lambda: installed)
     assert engine.choose(requested) is chosen
     assert engine.describe(chosen).startswith(chosen.value)
+
+
+def test_the_containers_security_context_is_the_engines() -> None:
+    pod = chart_pod(
+        securityContext={
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+            "readOnlyRootFilesystem": True,
+        }
+    )
+    args = run_args(pod)
+    assert {
+        "--cap-drop=all",
+        "--cap-add=net_bind_service",
+        "--security-opt=no-new-privileges",
+        "--read-only",
+    } <= set(args)
+    assert not [a for a in run_args(chart_pod()) if a.startswith(("--cap", "--security-opt"))]

@@ -205,6 +205,19 @@ def run_as(pod: Obj, container: Obj) -> tuple[int, int, int | None] | None:
     return uid, gid, int(fs_group) if fs_group is not None else None
 
 
+def security_args(ctx: Obj) -> list[str]:
+    """A container's securityContext as the engine's flags: capabilities, privilege
+    escalation, a read-only root filesystem."""
+    caps = ctx.get("capabilities") or {}
+    args = [f"--cap-drop={c.lower()}" for c in caps.get("drop") or []]
+    args += [f"--cap-add={c.lower()}" for c in caps.get("add") or []]
+    if ctx.get("allowPrivilegeEscalation") is False:
+        args += ["--security-opt=no-new-privileges"]
+    if ctx.get("readOnlyRootFilesystem"):
+        args += ["--read-only"]
+    return args
+
+
 def container_name(pod: Obj) -> str:
     """The engine's name of a pod's container: unique per pod incarnation."""
     return f"subkube-pod-{pod['metadata']['uid']}"
@@ -232,6 +245,7 @@ def container_run_args(
         args += ["--user", f"{uid}:{gid}"]
         if fs_group is not None:
             args += ["--group-add", str(fs_group)]
+    args += security_args(container.get("securityContext") or {})
     for target, source in sorted(mounts.items()):
         args += ["--volume", f"{source}:{target}"]
     for key, value in sorted(env.items()):
