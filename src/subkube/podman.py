@@ -7,7 +7,6 @@ we run on, a sandbox among them: runc with cgroupfs (crun and systemd cgroups fa
 limits (podman's defaults fail with "setrlimit: Operation not permitted").
 """
 
-import asyncio
 import resource
 import shutil
 
@@ -55,7 +54,7 @@ async def image_label(ref: str, label: str) -> str | None:
     out = await run(
         "image", "inspect", "--format", f'{{{{index .Labels "{label}"}}}}', ref, check=False
     )
-    return out.strip() if out.strip() else None
+    return out.strip() or None
 
 
 async def image_id(ref: str) -> str | None:
@@ -64,17 +63,7 @@ async def image_id(ref: str) -> str | None:
 
 
 async def image_exists(ref: str) -> bool:
-    return await _returncode("image", "exists", ref) == 0
-
-
-async def _returncode(*args: str) -> int:
-    proc = await asyncio.create_subprocess_exec(
-        *argv(*args),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    return await proc.wait()
+    return await image_id(ref) is not None
 
 
 async def remove_labelled(label: str, value: str) -> list[str]:

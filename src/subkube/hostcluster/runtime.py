@@ -55,7 +55,6 @@ class LocalPod:
     sandbox: Path
     grace: float
     tasks: list[asyncio.Task[None]]
-    owner: tuple[int, int] | None = None
     restarts: int = 0
     last_start: float = 0.0
 
@@ -136,58 +135,24 @@ class LocalRuntime:
         }
         ports = {port: free_port() for port in podspec.container_ports(container)}
         local_port = ports.get(podspec.API_CONTAINER_PORT) or free_port()
-        log_file = sandbox / f"{container['name']}.log"
         owner = None
+        name = f"pod/{'/'.join(key)}"
         try:
             if self.engine is engine.Engine.container:
-                name = podspec.container_name(pod)
                 owner = await self._hand_over(pod, container, volumes)
-                env = podspec.container_env(
-                    pod,
-                    container,
-                    api_port=self.api_port,
-                    local_port=local_port,
-                    service_account_dir="",
-                    mounts={},
-                )
-                run_args = podspec.container_run_args(
-                    pod,
-                    container,
-                    name=name,
-                    labels={engine.HOST_LABEL: str(self.root)},
-                    mounts=mounts,
-                    env=env,
-                    ulimits=podman.ulimits(),
-                )
-                process: Process = engine.ContainerProcess(
-                    f"pod/{'/'.join(key)}", name, run_args, log_file
-                )
-                exec_env = {"SUBKUBE_EXEC_PREFIX": json.dumps(engine.exec_prefix(name))}
-                cwd = sandbox
+                start = self._container
             else:
-                argv = podspec.container_argv(container, mounts)
-                env = podspec.container_env(
-                    pod,
-                    container,
-                    api_port=self.api_port,
-                    local_port=local_port,
-                    service_account_dir=str(mounts.get(podspec.SERVICE_ACCOUNT_MOUNT, "")),
-                    mounts=mounts,
-                )
-                cwd = rewrite_dir(container.get("workingDir"), mounts) or sandbox
-                process = Process(
-                    f"pod/{'/'.join(key)}", argv, log_file, env=env, cwd=cwd, cri_log=True
-                )
-                exec_env = env
+                start = self._process
+            process, cwd, exec_env = start(name, pod, container, mounts, local_port, sandbox)
         except ValueError as exc:
             log.error("cannot run pod", extra=kv(pod="/".join(key), error=str(exc)))
             return
         await self.kube.apply(PORT_FORWARDS, podspec.port_forward(pod, ports))
-        await self.kube.apply(LOGS, podspec.logs(pod, container["name"], log_file))
-        await self.kube.apply(ATTACHES, podspec.attach(pod, container["name"], log_file))
+        await self.kube.apply(LOGS, podspec.logs(pod, container["name"], process.log_path))
+        await self.kube.apply(ATTACHES, podspec.attach(pod, container["name"], process.log_path))
         await self.kube.apply(EXECS, podspec.exec_in(pod, cwd, exec_env))
         grace = float(pod["spec"].get("terminationGracePeriodSeconds", 30))
-        local = LocalPod(pod["metadata"]["uid"], process, sandbox, grace, [], owner)
+        local = LocalPod(pod["metadata"]["uid"], process, sandbox, grace, [])
         await process.start()
         local.last_start = time.monotonic()
         self.running[key] = local
@@ -197,6 +162,65 @@ class LocalRuntime:
             "pod started",
             extra=kv(pod="/".join(key), pid=process.pid, ports=ports, engine=self.engine),
         )
+
+    def _container(
+        self,
+        name: str,
+        pod: Obj,
+        container: Obj,
+        mounts: dict[str, Path],
+        local_port: int,
+        sandbox: Path,
+    ) -> tuple[Process, Path, dict[str, str]]:
+        """A container of the pod's image, paths and environment as the pod gives them; what
+        `kubectl exec` runs goes through the engine, from the pod's directory."""
+        env = podspec.container_env(
+            pod,
+            container,
+            api_port=self.api_port,
+            local_port=local_port,
+            service_account_dir="",
+            mounts={},
+        )
+        container_name = podspec.container_name(pod)
+        run_args = podspec.container_run_args(
+            pod,
+            container,
+            name=container_name,
+            labels={engine.HOST_LABEL: str(self.root)},
+            mounts=mounts,
+            env=env,
+            ulimits=podman.ulimits(),
+        )
+        process = engine.ContainerProcess(
+            name, container_name, run_args, container_log(sandbox, container)
+        )
+        exec_env = {"SUBKUBE_EXEC_PREFIX": json.dumps(engine.exec_prefix(container_name))}
+        return process, sandbox, exec_env
+
+    def _process(
+        self,
+        name: str,
+        pod: Obj,
+        container: Obj,
+        mounts: dict[str, Path],
+        local_port: int,
+        sandbox: Path,
+    ) -> tuple[Process, Path, dict[str, str]]:
+        """This installation's subkube as a local process, container paths rewritten to the
+        directories behind the mounts; `kubectl exec` runs beside it, with its environment."""
+        env = podspec.container_env(
+            pod,
+            container,
+            api_port=self.api_port,
+            local_port=local_port,
+            service_account_dir=str(mounts.get(podspec.SERVICE_ACCOUNT_MOUNT, "")),
+            mounts=mounts,
+        )
+        cwd = rewrite_dir(container.get("workingDir"), mounts) or sandbox
+        argv = podspec.container_argv(container, mounts)
+        log_file = container_log(sandbox, container)
+        return Process(name, argv, log_file, env=env, cwd=cwd, cri_log=True), cwd, env
 
     async def _image_missing(self, pod: Obj, image: str) -> None:
         """Say so once per pod, where `kubectl describe pod` and the helm driver look: a
@@ -385,6 +409,11 @@ class LocalRuntime:
 def sandbox_dir(home: Path, uid: str) -> Path:
     """A runtime pod's directory: apart from the simulated pods' `pods/<namespace>/<name>`."""
     return home / "runtime" / uid
+
+
+def container_log(sandbox: Path, container: Obj) -> Path:
+    """The CRI log kwok serves to `kubectl logs` and `attach`."""
+    return sandbox / f"{container['name']}.log"
 
 
 def rewrite_dir(value: str | None, mounts: dict[str, Path]) -> Path | None:
