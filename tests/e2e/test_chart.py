@@ -293,11 +293,11 @@ def test_subkube_run_serves_a_vcluster_in_the_foreground(
     assert not any(pid_alive(p) for p in state["components"].values())
 
 
-def runner_containers(env: dict[str, str]) -> list[str]:
-    """Images of the containers the local host runs, as `podman ps` lists them."""
+def runner_containers(env: dict[str, str], host: str = "chart") -> list[str]:
+    """Images of the containers the local host HOST runs, as `podman ps` lists them."""
     if not podman.available():
         return []
-    host_dir = Path(env["SUBKUBE_STATE_DIR"]) / "hosts" / "chart"
+    host_dir = Path(env["SUBKUBE_STATE_DIR"]) / "hosts" / host
     listed = subprocess.run(
         podman.argv(
             "ps", "-a", "--filter", f"label={HOST_LABEL}={host_dir}", "--format", "{{.Image}}"
@@ -468,3 +468,27 @@ def test_an_image_not_built_is_named_with_how_to_build_it(
         assert runner_containers(env) == []
     finally:
         subkube("delete", "vmiss", "-n", "miss", env={**env, "KUBECONFIG": str(kc)})
+
+
+def test_with_the_process_runtime_the_pod_is_a_local_process(tmp_path: Path) -> None:
+    """`host up --runtime process` (what a machine without podman gets): the same chart's
+    pod runs as this installation's subkube, and `host status` says so."""
+    env = {"SUBKUBE_STATE_DIR": str(tmp_path / "state")}
+    up = subkube("host", "up", "--name", "proc", "--nodes", "1", "--runtime", "process", env=env)
+    assert up.returncode == 0, up.stderr
+    kc = Path(subkube("host", "kubeconfig", "--name", "proc", env=env).stdout.strip())
+    try:
+        status = json.loads(
+            subkube("host", "status", "--name", "proc", "-o", "json", env=env).stdout
+        )
+        assert status[0]["runtime"] == "process (no podman/runc installed)"
+        env = {**env, "KUBECONFIG": str(kc)}
+        res = subkube("create", "vp", "-n", "proc-ns", "--driver", "helm", "--no-connect", env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+        # `kubectl exec` runs beside the process, as this machine's user.
+        uid = kubectl(kc, "-n", "proc-ns", "exec", "vp-0", "--", "id", "-u").stdout
+        assert uid.strip() == str(os.getuid())
+        assert runner_containers({"SUBKUBE_STATE_DIR": env["SUBKUBE_STATE_DIR"]}, "proc") == []
+        assert subkube("delete", "vp", "-n", "proc-ns", env=env).returncode == 0
+    finally:
+        subkube("host", "down", "--name", "proc", "--purge", env=env)
