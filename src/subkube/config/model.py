@@ -443,8 +443,20 @@ class Advanced(Strict):
     certificates: Certificates = Certificates()
 
 
+class HighAvailability(Strict):
+    replicas: int = Field(
+        1,
+        ge=1,
+        le=7,
+        description="Chart only: runner pods, each with an API server and, with the embedded "
+        "etcd, a member of a cluster across them; one syncs at a time (a Lease elects it). "
+        "Use an odd number: etcd needs a majority.",
+    )
+
+
 class ControlPlane(Strict):
     backingStore: BackingStore = BackingStore()
+    highAvailability: HighAvailability = HighAvailability()
     apiServer: Component = Component()
     controllerManager: Component = Component()
     statefulSet: StatefulSet = StatefulSet()
@@ -581,3 +593,27 @@ class Config(Strict):
                 "enable sync.fromHost.nodes too"
             )
         return self
+
+    @model_validator(mode="after")
+    def _replicas_share_a_store(self) -> "Config":
+        plane = self.controlPlane
+        if plane.highAvailability.replicas == 1:
+            return self
+        if plane.backingStore.database.embedded.enabled:
+            raise ValueError(
+                "controlPlane.highAvailability needs a store the replicas share: leave "
+                "backingStore unset (embedded etcd), or choose etcd or database.external"
+            )
+        embedded_etcd = plane.backingStore.chosen_all() in ([], ["etcd.embedded"])
+        if embedded_etcd and not plane.statefulSet.persistence.enabled:
+            # A member that comes back without its data cannot rejoin its etcd cluster.
+            raise ValueError(
+                "controlPlane.highAvailability needs controlPlane.statefulSet.persistence"
+            )
+        if self.sleepMode.autoSleep.schedule or self.sleepMode.autoSleep.afterInactivity:
+            raise ValueError("sleepMode.autoSleep is not available with highAvailability")
+        return self
+
+    @property
+    def highly_available(self) -> bool:
+        return self.controlPlane.highAvailability.replicas > 1

@@ -16,6 +16,7 @@ def flags(
     controllers: list[str],
     name: str,
     allocate_node_cidrs: bool = True,
+    leader_elect: bool = False,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     f = {
@@ -26,7 +27,7 @@ def flags(
         "secure-port": str(port),
         "cert-dir": str(cert_dir),
         "cluster-name": name,
-        "leader-elect": "false",
+        "leader-elect": str(leader_elect).lower(),
         "use-service-account-credentials": "true",
         "service-account-private-key-file": str(pki.sa_private),
         "root-ca-file": str(pki.ca.cert),

@@ -96,6 +96,9 @@ class ControlPlane:
             cluster_domain=s.cluster_domain,
             extra_sans=s.extra_sans,
             runner_ips=s.runner_ips,
+            peer_names=[s.replica.members[s.replica.name], s.replica.listen_ip]
+            if s.replica
+            else None,
             leaf_lifetime=s.leaf_lifetime,
         )
         self.write_kubeconfigs()
@@ -136,10 +139,11 @@ class ControlPlane:
                 etcd.argv(
                     locate("etcd"),
                     s.data_dir,
-                    s.name,
+                    s.replica.name if s.replica else s.name,
                     ports["store"],
                     ports["store_peer"],
                     ports["store_metrics"],
+                    self._etcd_cluster(),
                 ),
             )
             await store.start()
@@ -184,6 +188,7 @@ class ControlPlane:
                     cluster_cidr=s.cluster_cidr,
                     controllers=s.controllers,
                     allocate_node_cidrs=s.allocate_node_cidrs,
+                    leader_elect=s.replica is not None,
                     name=s.name,
                     extra=s.controller_manager_extra_args,
                 ),
@@ -203,6 +208,7 @@ class ControlPlane:
                         kubeconfig=self.component_kubeconfig(SCHEDULER.file_stem),
                         port=ports["scheduler"],
                         cert_dir=s.data_dir / "scheduler",
+                        leader_elect=s.replica is not None,
                     ),
                 ),
             )
@@ -212,6 +218,19 @@ class ControlPlane:
             await sched.start()
         await asyncio.gather(*(ready() for name, ready in self._ready.items() if name != api.name))
         log.info("control plane ready", extra=kv(name=s.name, server=self.server))
+
+    def _etcd_cluster(self) -> etcd.Cluster | None:
+        replica = self.spec.replica
+        if replica is None:
+            return None
+        return etcd.Cluster(
+            members={name: etcd.member_url(host) for name, host in replica.members.items()},
+            listen_ip=replica.listen_ip,
+            token=replica.token,
+            ca=self.pki.ca.cert,
+            cert=self.pki.etcd_peer.cert,
+            key=self.pki.etcd_peer.key,
+        )
 
     def ssl_context(self, *, client: bool = False) -> ssl.SSLContext:
         """Trusts this control plane's CA; with CLIENT, also presents the admin certificate."""

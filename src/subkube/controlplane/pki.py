@@ -85,6 +85,11 @@ class PKI:
         return CertPair(self.root / "runner.crt", self.root / "runner.key")
 
     @property
+    def etcd_peer(self) -> CertPair:
+        """An etcd member's certificate for its peers, as server and as client."""
+        return CertPair(self.root / "etcd-peer.crt", self.root / "etcd-peer.key")
+
+    @property
     def sa_private(self) -> Path:
         return self.root / "sa.key"
 
@@ -204,9 +209,11 @@ def _sign(
 
 
 def _leaf_extensions(
-    server: bool, sans: list[x509.GeneralName] | None
+    server: bool, sans: list[x509.GeneralName] | None, *, client: bool = False
 ) -> list[x509.Extension[x509.ExtensionType]]:
-    usage = [ExtendedKeyUsageOID.SERVER_AUTH] if server else [ExtendedKeyUsageOID.CLIENT_AUTH]
+    usage = [ExtendedKeyUsageOID.SERVER_AUTH] if server else []
+    if client or not server:
+        usage.append(ExtendedKeyUsageOID.CLIENT_AUTH)
     values: list[tuple[x509.ExtensionType, bool]] = [
         (x509.BasicConstraints(ca=False, path_length=None), True),
         (
@@ -238,9 +245,10 @@ def _issue(
     server: bool,
     lifetime: dt.timedelta,
     sans: list[x509.GeneralName] | None = None,
+    client: bool = False,
 ) -> None:
     key = _new_key()
-    cert = _sign(subject, key, ca.load(), lifetime, _leaf_extensions(server, sans))
+    cert = _sign(subject, key, ca.load(), lifetime, _leaf_extensions(server, sans, client=client))
     _write_key(pair.key, key)
     _write_cert(pair.cert, cert)
 
@@ -263,11 +271,24 @@ def _current_sans(pair: CertPair) -> set[str] | None:
 
 
 def _ensure_serving(
-    pki: PKI, pair: CertPair, cn: str, sans: list[x509.GeneralName], lifetime: dt.timedelta
+    pki: PKI,
+    pair: CertPair,
+    cn: str,
+    sans: list[x509.GeneralName],
+    lifetime: dt.timedelta,
+    client: bool = False,
 ) -> None:
     """Issue PAIR anew when it is missing or its SANs changed."""
     if _current_sans(pair) != {str(s.value) for s in sans}:
-        _issue(pki.ca, pair, _name(cn), server=True, lifetime=lifetime, sans=sans)
+        _issue(pki.ca, pair, _name(cn), server=True, lifetime=lifetime, sans=sans, client=client)
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def first_service_ip(service_cidr: str) -> str:
@@ -283,6 +304,7 @@ def ensure_pki(
     extra_sans: list[str] | None = None,
     clients: list[ClientIdentity] | None = None,
     runner_ips: list[str] | None = None,
+    peer_names: list[str] | None = None,
     leaf_lifetime: dt.timedelta = LEAF_LIFETIME,
 ) -> PKI:
     """Create whatever is missing; reissue a serving cert whose SANs changed, and every
@@ -303,11 +325,7 @@ def ensure_pki(
     ]
     ips = ["127.0.0.1", first_service_ip(service_cidr)]
     for extra in extra_sans or []:
-        try:
-            ipaddress.ip_address(extra)
-            ips.append(extra)
-        except ValueError:
-            dns.append(extra)
+        (ips if _is_ip(extra) else dns).append(extra)
     _ensure_serving(pki, pki.apiserver, "kube-apiserver", serving_sans(dns, ips), leaf_lifetime)
     _ensure_serving(
         pki,
@@ -316,6 +334,14 @@ def ensure_pki(
         serving_sans(["localhost"], ["127.0.0.1", *(runner_ips or [])]),
         leaf_lifetime,
     )
+    if peer_names:
+        # Loopback too: etcd checks a peer's certificate against the address it connects
+        # from, and replicas on one machine (the local host) connect from 127.0.0.1.
+        names = [n for n in peer_names if not _is_ip(n)]
+        ips = ["127.0.0.1", *(n for n in peer_names if _is_ip(n))]
+        _ensure_serving(
+            pki, pki.etcd_peer, "etcd-peer", serving_sans(names, ips), leaf_lifetime, client=True
+        )
 
     if not pki.front_proxy_client.cert.exists():
         _issue(
@@ -337,16 +363,61 @@ def ensure_pki(
     if due(pki, dt.datetime.now(dt.UTC)):
         renew_leaves(pki, leaf_lifetime)
 
-    if not pki.sa_private.exists():
-        # RSA for the service-account signer: every JWT consumer understands RS256.
-        sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        _write_key(pki.sa_private, sa)
-        pki.sa_public.write_bytes(
-            sa.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
+    _ensure_signer(pki)
     return pki
+
+
+def _ensure_signer(pki: PKI) -> None:
+    if pki.sa_private.exists():
+        return
+    # RSA for the service-account signer: every JWT consumer understands RS256.
+    sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _write_key(pki.sa_private, sa)
+    pki.sa_public.write_bytes(
+        sa.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+def shared_files(pki: PKI) -> list[Path]:
+    """What every replica of one control plane must hold alike: the CAs, so each trusts the
+    others' certificates, and the service-account signer, so each accepts the others' tokens.
+    Leaves stay each replica's own."""
+    return [
+        pki.ca.cert,
+        pki.ca.key,
+        pki.front_proxy_ca.cert,
+        pki.front_proxy_ca.key,
+        pki.sa_private,
+        pki.sa_public,
+    ]
+
+
+def make_shared(root: Path) -> dict[str, bytes]:
+    """The shared files of the PKI at ROOT, made where missing, by file name."""
+    pki = PKI(root)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    make_ca(pki.ca, CA_NAME)
+    make_ca(pki.front_proxy_ca, FRONT_PROXY_CA_NAME)
+    _ensure_signer(pki)
+    return {path.name: path.read_bytes() for path in shared_files(pki)}
+
+
+def adopt_shared(root: Path, files: dict[str, bytes]) -> None:
+    """Take another replica's shared FILES; leaves signed by different CAs are removed, for
+    ensure_pki to issue anew."""
+    pki = PKI(root)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    if pki.ca.cert.exists() and pki.ca.cert.read_bytes() == files.get(pki.ca.cert.name):
+        return
+    for pair in leaves(pki):
+        pair.cert.unlink(missing_ok=True)
+        pair.key.unlink(missing_ok=True)
+    for path in shared_files(pki):
+        _write_atomically(path, files[path.name], 0o600 if path.suffix == ".key" else 0o644)
 
 
 def leaves(pki: PKI) -> list[CertPair]:

@@ -3,7 +3,9 @@
 from pathlib import Path
 
 
-def flags(*, kubeconfig: Path, port: int, cert_dir: Path) -> dict[str, str]:
+def flags(
+    *, kubeconfig: Path, port: int, cert_dir: Path, leader_elect: bool = False
+) -> dict[str, str]:
     return {
         "kubeconfig": str(kubeconfig),
         "authentication-kubeconfig": str(kubeconfig),
@@ -11,7 +13,7 @@ def flags(*, kubeconfig: Path, port: int, cert_dir: Path) -> dict[str, str]:
         "bind-address": "127.0.0.1",
         "secure-port": str(port),
         "cert-dir": str(cert_dir),
-        "leader-elect": "false",
+        "leader-elect": str(leader_elect).lower(),
         "profiling": "false",
         "v": "1",
     }

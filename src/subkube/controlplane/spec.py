@@ -12,6 +12,17 @@ from subkube.controlplane.process import free_port, port_in_use
 Store = Literal["kine", "etcd"]
 
 
+@dataclass(frozen=True)
+class Replica:
+    """This replica's etcd member NAME among MEMBERS (name -> the host its peers reach it
+    by), listening for them on LISTEN_IP; TOKEN tells this cluster from any other."""
+
+    name: str
+    members: dict[str, str]
+    listen_ip: str
+    token: str
+
+
 @dataclass
 class ControlPlaneSpec:
     name: str
@@ -43,6 +54,9 @@ class ControlPlaneSpec:
     # 0 means "any free port"; whatever is chosen is remembered in ports.json for restarts.
     ports: dict[str, int] = field(default_factory=dict)
     startup_timeout: float = 120.0
+    # One of several replicas: its etcd is a member of a cluster across them, and its
+    # controller-manager and scheduler take turns with theirs through leader election.
+    replica: Replica | None = None
 
     @property
     def pki_dir(self) -> Path:

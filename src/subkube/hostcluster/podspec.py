@@ -1,6 +1,7 @@
 """Pure pieces of the local pod runtime: which pods it runs, and how a container's view of the
 world (mount paths, ports, downward API) maps onto this machine."""
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -218,6 +219,38 @@ def security_args(ctx: Obj) -> list[str]:
     return args
 
 
+def pod_address(namespace: str, name: str) -> str:
+    """A container's own address on this machine, where all share one network: a loopback
+    address of its own, the same for every incarnation of the pod (a StatefulSet's pod keeps
+    its name, and its peers the address they know it by). 127.0.0.0/8 is loopback whole."""
+    digest = hashlib.sha256(f"{namespace}/{name}".encode()).digest()
+    return f"127.{digest[0] % 254 + 1}.{digest[1]}.{digest[2] % 254 + 1}"
+
+
+def with_address(pod: Obj, address: str) -> Obj:
+    """POD as its container sees it (status.podIP in the downward API) at ADDRESS."""
+    status = {**(pod.get("status") or {}), "podIP": address, "podIPs": [{"ip": address}]}
+    return {**pod, "status": status}
+
+
+def peer_hosts(pod: Obj, replicas: int, cluster_domain: str = "cluster.local") -> dict[str, str]:
+    """The DNS names of a StatefulSet pod's peers under its headless Service (`NAME-i.SVC.NS
+    .svc`, with and without the cluster domain) and their addresses: what a cluster's DNS
+    would answer, written into the container's hosts file."""
+    spec, meta = pod.get("spec") or {}, pod["metadata"]
+    subdomain, hostname = spec.get("subdomain"), spec.get("hostname") or meta["name"]
+    base, _, ordinal = hostname.rpartition("-")
+    if not subdomain or not base or not ordinal.isdigit():
+        return {}
+    namespace = meta["namespace"]
+    out = {}
+    for i in range(max(replicas, int(ordinal) + 1)):
+        address = pod_address(namespace, f"{base}-{i}")
+        for suffix in ("svc", f"svc.{cluster_domain}"):
+            out[f"{base}-{i}.{subdomain}.{namespace}.{suffix}"] = address
+    return out
+
+
 def container_name(pod: Obj) -> str:
     """The engine's name of a pod's container: unique per pod incarnation."""
     return f"subkube-pod-{pod['metadata']['uid']}"
@@ -232,12 +265,14 @@ def container_run_args(
     mounts: dict[str, Path],
     env: dict[str, str],
     ulimits: list[str],
+    hosts: dict[str, str] | None = None,
 ) -> list[str]:
     """`podman run` arguments for a pod's one container, in the foreground (its output is the
     pod's log), on this machine's network: the ports it listens on are the ones the
     PortForward maps, as with the process runtime."""
     args = ["run", "--rm", "--replace", "--name", name, "--network=host", "--pull=never"]
     args += [f"--label={k}={v}" for k, v in sorted(labels.items())]
+    args += [f"--add-host={name}:{address}" for name, address in sorted((hosts or {}).items())]
     args += ulimits
     identity = run_as(pod, container)
     if identity is not None:

@@ -17,6 +17,7 @@ import base64
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import shutil
@@ -29,7 +30,17 @@ from subkube.controlplane.process import Process, free_port
 from subkube.hostcluster import engine, podspec
 from subkube.kube.controller import Controller
 from subkube.kube.informer import Informer
-from subkube.kube.resource import CONFIGMAPS, EVENTS, PODS, PVCS, PVS, SECRETS, Resource, key_of
+from subkube.kube.resource import (
+    CONFIGMAPS,
+    EVENTS,
+    PODS,
+    PVCS,
+    PVS,
+    SECRETS,
+    STATEFULSETS,
+    Resource,
+    key_of,
+)
 from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.log import kv
 
@@ -140,7 +151,7 @@ class LocalRuntime:
         try:
             if self.engine is engine.Engine.container:
                 owner = await self._hand_over(pod, container, volumes)
-                start = self._container
+                start = functools.partial(self._container, replicas=await self._replicas(pod))
             else:
                 start = self._process
             process, cwd, exec_env = start(name, pod, container, mounts, local_port, sandbox)
@@ -171,9 +182,14 @@ class LocalRuntime:
         mounts: dict[str, Path],
         local_port: int,
         sandbox: Path,
+        *,
+        replicas: int,
     ) -> tuple[Process, Path, dict[str, str]]:
-        """A container of the pod's image, paths and environment as the pod gives them; what
-        `kubectl exec` runs goes through the engine, from the pod's directory."""
+        """A container of the pod's image, paths and environment as the pod gives them, at an
+        address of its own where its StatefulSet peers find it; what `kubectl exec` runs goes
+        through the engine, from the pod's directory."""
+        meta = pod["metadata"]
+        pod = podspec.with_address(pod, podspec.pod_address(meta["namespace"], meta["name"]))
         env = podspec.container_env(
             pod,
             container,
@@ -191,6 +207,7 @@ class LocalRuntime:
             mounts=mounts,
             env=env,
             ulimits=podman.ulimits(),
+            hosts=podspec.peer_hosts(pod, replicas),
         )
         process = engine.ContainerProcess(
             name, container_name, run_args, container_log(sandbox, container)
@@ -221,6 +238,16 @@ class LocalRuntime:
         argv = podspec.container_argv(container, mounts)
         log_file = container_log(sandbox, container)
         return Process(name, argv, log_file, env=env, cwd=cwd, cri_log=True), cwd, env
+
+    async def _replicas(self, pod: Obj) -> int:
+        """How many pods the pod's StatefulSet wants (its peers); 1 for any other pod."""
+        for ref in pod["metadata"].get("ownerReferences") or []:
+            if ref.get("kind") == "StatefulSet":
+                sts = await self.kube.get_or_none(
+                    STATEFULSETS, ref["name"], pod["metadata"]["namespace"]
+                )
+                return int((sts or {}).get("spec", {}).get("replicas") or 1)
+        return 1
 
     async def _image_missing(self, pod: Obj, image: str) -> None:
         """Say so once per pod, where `kubectl describe pod` and the helm driver look: a

@@ -61,6 +61,7 @@ def object_reference(obj: dict[str, Any], kind: str, api_version: str = "v1") ->
 
 
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
+STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
 CLUSTERROLES = Resource(
     "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False
 )

@@ -45,6 +45,8 @@ class Driver(ABC):
         on_warning: Callable[[str], None] | None,
     ) -> VClusterState:
         """Install the vcluster, or apply new config to CURRENT (an upgrade)."""
+        if current is not None:
+            self._check_replicas_kept(config)
         await hostops.check_host_definitions(self.host, config.sync)
         level = config.policies.podSecurityStandard
         warning = await hostops.prepare_namespace(
@@ -132,6 +134,20 @@ class Driver(ABC):
         if not keep_data:
             shutil.rmtree(vcluster_dir(s.namespace, s.name), ignore_errors=True)
         return gone
+
+    def _check_replicas_kept(self, config: Config) -> None:
+        """An etcd cluster is made with its members: another count would leave the
+        replicas' members out of it, or a majority missing."""
+        try:
+            before = self.config().controlPlane.highAvailability.replicas
+        except SubkubeError:
+            return
+        after = config.controlPlane.highAvailability.replicas
+        if before != after:
+            raise SubkubeError(
+                f"controlPlane.highAvailability.replicas cannot change from {before} to "
+                f"{after} on a running vcluster yet: keep {before}, or delete and create it"
+            )
 
     def config(self) -> Config:
         """The effective config the vcluster was created (or last upgraded) with."""

@@ -1,5 +1,6 @@
 """The way into a vcluster that runs on the host (`--driver helm`): `kubectl port-forward` to
-its pod, kept up on one local port across pod restarts, as a detached process.
+its Service (so to one of its pods, another when that one goes), kept up on one local port
+across pod restarts, as a detached process.
 
 The connected context points at that port, so it keeps working while the vcluster runs; the
 forwarder stops with `subkube pause` and `subkube delete`.
@@ -23,7 +24,14 @@ MODULE = "subkube.lifecycle.forwarder"
 
 
 def argv(
-    *, state: Path, kubeconfig: str, context: str, namespace: str, pod: str, port: int, target: int
+    *,
+    state: Path,
+    kubeconfig: str,
+    context: str,
+    namespace: str,
+    resource: str,
+    port: int,
+    target: int,
 ) -> list[str]:
     args = [
         "--state",
@@ -32,8 +40,8 @@ def argv(
         kubeconfig,
         "--namespace",
         namespace,
-        "--pod",
-        pod,
+        "--resource",
+        resource,
         "--port",
         str(port),
         "--target",
@@ -52,7 +60,7 @@ def kubectl_argv(args: argparse.Namespace) -> list[str]:
         args.namespace,
         "--address",
         "127.0.0.1",
-        f"pod/{args.pod}",
+        args.resource,
         f"{args.port}:{args.target}",
     ]
     return cmd + (["--context", args.context] if args.context else [])
@@ -69,7 +77,7 @@ def still_wanted(state: Path) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="subkube-forwarder")
-    for flag in ("--state", "--kubeconfig", "--namespace", "--pod"):
+    for flag in ("--state", "--kubeconfig", "--namespace", "--resource"):
         parser.add_argument(flag, required=True)
     parser.add_argument("--context", default="")
     parser.add_argument("--port", type=int, required=True)

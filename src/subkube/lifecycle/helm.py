@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from subkube.controlplane.process import free_port, port_in_use
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
-from subkube.kube.resource import EVENTS, PODS, PVCS, SECRETS, Resource
+from subkube.kube.resource import EVENTS, PODS, PVCS, SECRETS, STATEFULSETS
 from subkube.kube.rest import ApiError, Kube
 from subkube.lifecycle import forwarder, hostops
 from subkube.lifecycle.driver import Driver, Phase
@@ -34,7 +35,6 @@ from subkube.snapshot.capture import destination
 from subkube.snapshot.store import store_kind
 from subkube.snapshot.urls import Location, S3Settings
 
-STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
 PAUSED_REPLICAS = "subkube.io/paused-replicas"
 POD_GONE_TIMEOUT = 120.0
 
@@ -72,6 +72,11 @@ def local_kubeconfig(published: str, port: int) -> dict[str, Any]:
 def _restarts(pod: dict[str, Any] | None) -> int:
     statuses = (pod or {}).get("status", {}).get("containerStatuses") or []
     return sum(int(c.get("restartCount", 0)) for c in statuses)
+
+
+def runner_selector(vcluster: str) -> str:
+    """The chart's pods of VCLUSTER (templates/_helpers.tpl, subkube.selector)."""
+    return f"app.kubernetes.io/name=subkube,app.kubernetes.io/instance={vcluster}"
 
 
 def stop_forwarder(state: VClusterState) -> None:
@@ -113,13 +118,26 @@ class HelmDriver(Driver):
         await asyncio.to_thread(stop_forwarder, s)
         await helm(["uninstall", s.name, "-n", s.namespace, "--ignore-not-found"], s)
         if not keep_data:
-            await self.host.delete(PVCS, f"data-{s.name}-0", s.namespace)
+            claims = await self.host.list(PVCS, s.namespace)
+            for claim in claims["items"]:
+                name = claim["metadata"]["name"]
+                if re.fullmatch(rf"data-{re.escape(s.name)}-\d+", name):
+                    await self.host.delete(PVCS, name, s.namespace)
 
     async def rotate_certs(self, *, ca: bool) -> None:
         """Through `subkube inpod rotate-certs` in the pod; then the local kubeconfig takes
         the admin certificate (and CA) the runner published."""
         s = self.state
-        await self._inpod("rotating the certificates", "rotate-certs", *(["--ca"] if ca else []))
+        if ca and self.config().highly_available:
+            raise SubkubeError(
+                "rotating the CA of a vcluster with replicas is not supported yet: its "
+                "replicas share the CA, and would have to take the new one at once"
+            )
+        # Each replica has leaves of its own; the one in pod 0 publishes the kubeconfig.
+        for pod in reversed(await self._runner_pods() or [f"{s.name}-0"]):
+            await self._inpod(
+                "rotating the certificates", "rotate-certs", *(["--ca"] if ca else []), pod=pod
+            )
         published = await self._published_kubeconfig()
         if published and s.kubeconfig:
             kc.write(Path(s.kubeconfig), local_kubeconfig(published, s.local_port))
@@ -155,12 +173,13 @@ class HelmDriver(Driver):
         *args: str,
         stdin: Path | None = None,
         stdout: Path | None = None,
+        pod: str = "",
     ) -> None:
-        """`subkube inpod COMMAND NAME -n NAMESPACE ARGS` in the runner's pod (the pod's
-        own rights and files, through the user's `kubectl exec`), reading the file STDIN,
-        writing the file STDOUT."""
+        """`subkube inpod COMMAND NAME -n NAMESPACE ARGS` in the runner's pod (the first
+        replica's unless POD is given: the pod's own rights and files, through the user's
+        `kubectl exec`), reading the file STDIN, writing the file STDOUT."""
         s = self.state
-        pod = f"{s.name}-0"
+        pod = pod or f"{s.name}-0"
         cmd = [str(locate("kubectl")), "--kubeconfig", s.host_kubeconfig]
         if s.host_context:
             cmd += ["--context", s.host_context]
@@ -203,6 +222,12 @@ class HelmDriver(Driver):
         kubelet restarts its container (the pod and its data volume stay), and the runner
         restores the store before its control plane starts."""
         s = self.state
+        if config.highly_available or self.config().highly_available:
+            raise SubkubeError(
+                "restoring into a vcluster with replicas is not supported yet (each replica "
+                "holds a member of its etcd cluster): restore into one created without "
+                "controlPlane.highAvailability"
+            )
         pending.check(archive_path, config)
         pod = await self._running_pod("restore")
         before = _restarts(pod)
@@ -266,9 +291,11 @@ class HelmDriver(Driver):
                 kubeconfig=s.host_kubeconfig,
                 context=s.host_context,
                 namespace=s.namespace,
-                pod=f"{s.name}-0",
+                # The Service, not a pod: with replicas, any one of them serves, and the
+                # forwarder takes another when its pod goes.
+                resource=f"service/{s.name}",
                 port=s.local_port,
-                target=hostside.API_TARGET_PORT,
+                target=hostside.API_PORT,
             ),
             log_path,
         )
@@ -364,10 +391,16 @@ class HelmDriver(Driver):
         """Until the runner's pod is gone: a syncer still running would put back the tenant
         pods that pause removes next."""
         s = self.state
-        while await self.host.get_or_none(PODS, f"{s.name}-0", s.namespace):
+        while pods := await self._runner_pods():
             if time.monotonic() > deadline:
                 raise SubkubeError(
-                    f"the pod {s.name}-0 is still running after scaling to 0; "
-                    f"see `kubectl -n {s.namespace} describe pod {s.name}-0`"
+                    f"the pod {pods[0]} is still running after scaling to 0; "
+                    f"see `kubectl -n {s.namespace} describe pod {pods[0]}`"
                 )
             await asyncio.sleep(0.5)
+
+    async def _runner_pods(self) -> list[str]:
+        """The names of the StatefulSet's pods (one per replica)."""
+        s = self.state
+        found = await self.host.list(PODS, s.namespace, label_selector=runner_selector(s.name))
+        return sorted(p["metadata"]["name"] for p in found["items"])

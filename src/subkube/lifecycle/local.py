@@ -26,6 +26,11 @@ class LocalDriver(Driver):
     async def _install(
         self, config: Config, current: VClusterState | None, timeout: float, on_phase: Phase
     ) -> VClusterState:
+        if config.highly_available:
+            raise SubkubeError(
+                "controlPlane.highAvailability needs --driver helm: the local driver runs "
+                "one process"
+            )
         if current is not None and current.pid and pid_alive(current.pid):
             await asyncio.to_thread(daemonize.terminate, current.pid)
         return await self._start(timeout, on_phase)

@@ -135,12 +135,9 @@ def published_kubeconfig(admin_kubeconfig: str) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-async def publish_kubeconfig(
-    host: Kube, name: str, namespace: str, admin_kubeconfig: str, owner: Obj
-) -> None:
-    """The vcluster's admin kubeconfig as a host Secret (what vcluster users know as
-    `vc-NAME`), owned by the vcluster's Service so it goes with it."""
-    secret = {
+def owned_secret(name: str, namespace: str, owner: Obj, files: dict[str, bytes]) -> Obj:
+    """A host Secret of FILES that goes with the vcluster's Service OWNER."""
+    return {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
@@ -150,8 +147,15 @@ async def publish_kubeconfig(
             "labels": {LABEL_VCLUSTER: owner["metadata"]["name"]},
             "ownerReferences": [names.owner_reference(owner)],
         },
-        "data": {
-            "config": base64.b64encode(published_kubeconfig(admin_kubeconfig).encode()).decode()
-        },
+        "data": {key: base64.b64encode(value).decode() for key, value in files.items()},
     }
+
+
+async def publish_kubeconfig(
+    host: Kube, name: str, namespace: str, admin_kubeconfig: str, owner: Obj
+) -> None:
+    """The vcluster's admin kubeconfig as a host Secret (what vcluster users know as
+    `vc-NAME`), owned by the vcluster's Service so it goes with it."""
+    data = {"config": published_kubeconfig(admin_kubeconfig).encode()}
+    secret = owned_secret(name, namespace, owner, data)
     await host.apply(SECRETS, secret)

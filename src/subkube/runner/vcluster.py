@@ -4,6 +4,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +18,14 @@ from subkube.config.model import Config
 from subkube.config.schedule import parse_duration
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.process import free_port, remembered_port
-from subkube.controlplane.spec import ControlPlaneSpec
+from subkube.controlplane.spec import ControlPlaneSpec, Replica
 from subkube.errors import SubkubeError
 from subkube.frontdoor.proxy import FrontDoor
 from subkube.kube.client import connect
 from subkube.kube.resource import BY_PLURAL, PODS
 from subkube.kube.rest import Kube, Obj
 from subkube.log import kv
-from subkube.runner import hostside, policies
+from subkube.runner import hostside, leader, policies, replicas
 from subkube.runner.admission import AdmissionWebhook
 from subkube.runner.kubelet.server import KubeletEndpoint, kubelet_address
 from subkube.runner.renewal import Renewer
@@ -99,7 +101,8 @@ def store_of(config: Config) -> dict[str, Any]:
     """The ControlPlaneSpec fields for the configured backing store."""
     backing = config.controlPlane.backingStore
     chosen = backing.chosen
-    if chosen == "etcd.embedded":
+    # Replicas cannot share SQLite files: by default they share an embedded etcd cluster.
+    if chosen == "etcd.embedded" or (config.highly_available and not backing.chosen_all()):
         return {"store": "etcd"}
     if chosen == "database.external":
         return {"store": "kine", "kine_datasource": backing.database.external.dataSource}
@@ -146,6 +149,18 @@ class VCluster:
         self.syncer: Manager | None = None
         self.metrics_port = 0
         self.frontdoor: FrontDoor | None = None
+        # What the replica holding the Lease runs (every one, without replicas).
+        self.lead_stack = AsyncExitStack()
+        self.kubelet: KubeletEndpoint | None = None
+        self.webhook: AdmissionWebhook | None = None
+        self.elector: leader.Elector | None = None
+        self.leading: asyncio.Task[None] | None = None
+        # Set by start(), for what the leader starts later.
+        self.host: Kube
+        self.owner: Obj
+        self.virtual_api: Any
+        self.streams_api: Any
+        self.kubelet_ip = ""
 
     @property
     def server(self) -> str:
@@ -172,9 +187,9 @@ class VCluster:
             host_api = await self.stack.enter_async_context(
                 connect(c.host_kubeconfig, c.host_context)
             )
-            host = Kube(host_api)
+            self.host = host = Kube(host_api)
             await check_host_definitions(host, c.config.sync)
-            owner = await hostside.ensure_host_objects(host, c.host_namespace, c.name)
+            self.owner = owner = await hostside.ensure_host_objects(host, c.host_namespace, c.name)
             net = c.config.networking
             cidr = net.serviceCIDR or await hostside.discover_service_cidr(host, c.host_namespace)
             api_ip = owner["spec"]["clusterIP"]
@@ -184,8 +199,11 @@ class VCluster:
             path = policies.admission_config(pod_security, c.data_dir / "admission.yaml")
             admission = {"admission-control-config-file": str(path)}
             data_dir = c.data_dir / "controlplane"
-            kubelet_ip = kubelet_address()
+            self.kubelet_ip = kubelet_address()
             virtual_scheduler = c.config.controlPlane.advanced.virtualScheduler.enabled
+            replica = self._replica()
+            if replica is not None:
+                await replicas.share_pki(host, c.host_namespace, c.name, data_dir / "pki", owner)
             spec = ControlPlaneSpec(
                 name=c.name,
                 data_dir=data_dir,
@@ -193,7 +211,7 @@ class VCluster:
                 service_cidr=cidr,
                 cluster_domain=net.clusterDomain,
                 scheduler=virtual_scheduler,
-                runner_ips=[kubelet_ip],
+                runner_ips=[self.kubelet_ip],
                 leaf_lifetime=parse_duration(
                     c.config.controlPlane.advanced.certificates.leafLifetime
                 ),
@@ -215,80 +233,43 @@ class VCluster:
                     f"{c.name}.{c.host_namespace}.svc",
                 ],
                 startup_timeout=c.startup_timeout,
+                replica=replica,
             )
             # A restore staged by the CLI or `subkube inpod restore` (snapshot/pending.py).
             await pending.apply(spec)
             self.control_plane = cp = ControlPlane(spec)
             await self.stack.enter_async_context(self.control_plane)
-            virtual_api = await self.stack.enter_async_context(
+            self.virtual_api = virtual_api = await self.stack.enter_async_context(
                 connect(self.control_plane.kubeconfig)
             )
-            ctx = SyncContext(
-                vcluster=c.name,
-                host_namespace=c.host_namespace,
-                owner_service=owner,
-                virtual=Kube(virtual_api),
-                host=host,
-                cluster_domain=net.clusterDomain,
-                workload_service_account=hostside.workload_service_account(c.name),
-                sync=c.config.sync,
-                pod_security=pod_security,
-                virtual_scheduler=virtual_scheduler,
-            )
-
-            async def publish_kubeconfig() -> None:
-                if c.kubeconfig_secret:
-                    admin = cp.kubeconfig.read_text()
-                    await hostside.publish_kubeconfig(
-                        host, c.kubeconfig_secret, c.host_namespace, admin, owner
-                    )
-
-            await publish_kubeconfig()
+            await self._publish_kubeconfig()
             # Streams of logs and exec get their own connections to the host: a `logs -f`
             # held open must never take one the syncer needs.
-            streams_api = await self.stack.enter_async_context(
+            self.streams_api = await self.stack.enter_async_context(
                 connect(c.host_kubeconfig, c.host_context, pool_size=STREAM_CONNECTIONS)
             )
-            kubelet = KubeletEndpoint(
-                address=kubelet_ip,
-                pki=self.control_plane.pki,
-                host_api=streams_api,
-                host_namespace=c.host_namespace,
-                vcluster=c.name,
-                ports_dir=c.data_dir / "kubelet-ports",
-            )
-            self.stack.push_async_callback(kubelet.stop)
-            ctx.kubelets = kubelet
-            self.syncer = Manager(ctx)
-            kubelet.serve_pods(ctx.owned(PODS))
-            ctx.owned(PODS).add_handler(
-                lambda event, pod: door.quiet(
-                    pod["metadata"]["uid"], None if event == "DELETED" else coredns.host_ip(pod)
+            self.stack.push_async_callback(self._step_down)
+            if replica is None:
+                await self._lead(before_sync=lambda: door.open(cp.ports["apiserver"]))
+            else:
+                # Every replica serves the API; one syncs, and the others stand by for it.
+                door.open(cp.ports["apiserver"])
+                self.elector = leader.Elector(
+                    host, c.host_namespace, leader.lease_name(c.name), replica.name, owner
                 )
-            )
-            webhook = AdmissionWebhook(self.control_plane.pki, c.data_dir / "webhook-port")
-            self.stack.push_async_callback(webhook.stop)
-            await webhook.start(ctx.virtual, self.syncer.kinds)
-            # Tenants are served from here on: the API answers and admits as it should. The
-            # syncer starting next only makes their pods run.
-            door.open(self.control_plane.ports["apiserver"])
-            self.stack.push_async_callback(self.syncer.stop)
-            await self.syncer.start()
-            if c.config.snapshots.schedule:
-                scheduled = ScheduledSnapshots(
-                    data_dir, c.config, vcluster=c.name, namespace=c.host_namespace
-                )
-                self.stack.push_async_callback(scheduled.stop)
-                scheduled.start()
+                self.leading = asyncio.create_task(self._contend(), name="leader-election")
 
             async def take_new_certificates(ca: bool) -> None:
                 # The API server reads its own from disk; the controller-manager restarted.
                 await virtual_api.reconnect()
-                await kubelet.renew(ca_changed=ca)
-                await webhook.renew(ctx.virtual)
-                await publish_kubeconfig()
-                if not ca:  # a restarted API server starts with its new certificates
-                    await kubelet.prime(ctx.virtual)
+                if self.kubelet is not None:
+                    await self.kubelet.renew(ca_changed=ca)
+                if self.webhook is not None:
+                    await self.webhook.renew(Kube(virtual_api))
+                await self._publish_kubeconfig()
+                if not ca and self.kubelet is not None:
+                    # A restarted API server starts with its new certificates.
+                    await self.kubelet.prime(Kube(virtual_api))
 
             renewer = Renewer(cp, spec.leaf_lifetime, c.data_dir, take_new_certificates)
             renewing = asyncio.create_task(renewer.run(), name="certificates")
@@ -306,6 +287,107 @@ class VCluster:
             await self.stack.aclose()
             raise
 
+    def _replica(self) -> Replica | None:
+        """Who this pod is among the replicas, when there are several."""
+        c = self.config
+        if not c.config.highly_available:
+            return None
+        return replicas.replica(
+            c.name,
+            c.host_namespace,
+            c.config.controlPlane.highAvailability.replicas,
+            os.environ.get("POD_NAME", ""),
+            c.advertise_address,
+        )
+
+    async def _publish_kubeconfig(self) -> None:
+        c = self.config
+        if c.kubeconfig_secret:
+            assert self.control_plane is not None
+            admin = self.control_plane.kubeconfig.read_text()
+            await hostside.publish_kubeconfig(
+                self.host, c.kubeconfig_secret, c.host_namespace, admin, self.owner
+            )
+
+    async def _contend(self) -> None:
+        """Stand by until this replica holds the Lease, sync while it does, and stand by
+        again once it lost it."""
+        assert self.elector is not None
+        while True:
+            await self.elector.acquire()
+            try:
+                await self._lead()
+                await self.elector.hold()
+            except Exception as exc:  # another replica may do better
+                log.error("leading failed", extra=kv(error=str(exc) or type(exc).__name__))
+                await self.elector.release()
+                await asyncio.sleep(leader.RETRY)
+            finally:
+                await self._step_down()
+
+    async def _lead(self, before_sync: Callable[[], None] | None = None) -> None:
+        """Start what one replica does for all: the syncer, the kubelet endpoint the nodes
+        inside name, the admission webhook, scheduled snapshots. BEFORE_SYNC runs once the
+        webhook is registered."""
+        c = self.config
+        assert self.control_plane is not None
+        assert self.frontdoor is not None
+        door, stack = self.frontdoor, self.lead_stack
+        virtual = Kube(self.virtual_api)
+        ctx = SyncContext(
+            vcluster=c.name,
+            host_namespace=c.host_namespace,
+            owner_service=self.owner,
+            virtual=virtual,
+            host=self.host,
+            cluster_domain=c.config.networking.clusterDomain,
+            workload_service_account=hostside.workload_service_account(c.name),
+            sync=c.config.sync,
+            pod_security=c.config.policies.podSecurityStandard,
+            virtual_scheduler=c.config.controlPlane.advanced.virtualScheduler.enabled,
+        )
+        self.kubelet = kubelet = KubeletEndpoint(
+            address=self.kubelet_ip,
+            pki=self.control_plane.pki,
+            host_api=self.streams_api,
+            host_namespace=c.host_namespace,
+            vcluster=c.name,
+            ports_dir=c.data_dir / "kubelet-ports",
+        )
+        stack.push_async_callback(kubelet.stop)
+        ctx.kubelets = kubelet
+        self.syncer = Manager(ctx)
+        kubelet.serve_pods(ctx.owned(PODS))
+        ctx.owned(PODS).add_handler(
+            lambda event, pod: door.quiet(
+                pod["metadata"]["uid"], None if event == "DELETED" else coredns.host_ip(pod)
+            )
+        )
+        self.webhook = webhook = AdmissionWebhook(
+            self.control_plane.pki, c.data_dir / "webhook-port"
+        )
+        stack.push_async_callback(webhook.stop)
+        await webhook.start(virtual, self.syncer.kinds)
+        # Tenants are served from here on: the API answers and admits as it should. The
+        # syncer starting next only makes their pods run.
+        if before_sync is not None:
+            before_sync()
+        stack.push_async_callback(self.syncer.stop)
+        await self.syncer.start()
+        if c.config.snapshots.schedule:
+            scheduled = ScheduledSnapshots(
+                self.control_plane.spec.data_dir,
+                c.config,
+                vcluster=c.name,
+                namespace=c.host_namespace,
+            )
+            stack.push_async_callback(scheduled.stop)
+            scheduled.start()
+
+    async def _step_down(self) -> None:
+        await self.lead_stack.aclose()
+        self.kubelet = self.webhook = self.syncer = None
+
     async def _apply_host_policies(self, host: Kube, owner: Obj) -> None:
         c = self.config
         for plural, obj in policies.host_objects(
@@ -319,4 +401,11 @@ class VCluster:
         return {"advertise-address": c.advertise_address} if c.advertise_address else {}
 
     async def stop(self) -> None:
+        if self.leading is not None:
+            await cancel_all([self.leading])
+            self.leading = None
+        await self._step_down()
+        if self.elector is not None:
+            # While the host connection is still open; a standby takes over at once.
+            await self.elector.release()
         await self.stack.aclose()
