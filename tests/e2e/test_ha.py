@@ -198,6 +198,13 @@ def test_three_replicas_share_etcd_and_fail_over(lab: HostLab, tmp_path: Path) -
         lambda: started_members(lab, first),
     )
     assert sorted(str(m["name"]) for m in again) == REPLICAS
+    # The new leader's kubelet endpoint is the one the nodes inside now name.
+    inside = wait_for(
+        "exec through the new leader",
+        lambda: kubectl(user_kc, "exec", "deploy/big", "--", "echo", "inside", check=False).stdout,
+    )
+    assert inside == "inside\n"
+    assert "started" in kubectl(user_kc, "logs", "deploy/big").stdout
     # The API answered throughout but for at most one gap, and answers at the end.
     gaps = prober.gaps()
     assert len(gaps) <= 1, gaps
