@@ -21,5 +21,5 @@ if [ -n "$missing" ]; then
     || { echo "error: could not install $missing; install them with apt-get and rerun" >&2; exit 1; }
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
 .venv/bin/subkube binaries install

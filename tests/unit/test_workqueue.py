@@ -75,3 +75,28 @@ async def test_shutdown_releases_waiting_workers() -> None:
         await waiter
     q.add("ignored")
     assert len(q) == 0
+
+
+async def test_flows_take_turns_so_a_flood_delays_a_few_by_one_turn() -> None:
+    q: WorkQueue[tuple[str, str]] = WorkQueue(flow=lambda key: key[0])
+    for i in range(1000):
+        q.add(("flood", f"p{i}"))
+    q.add(("few", "a"))
+    q.add(("few", "b"))
+    assert len(q) == 1002
+    taken = [await q.get() for _ in range(4)]
+    assert taken == [("flood", "p0"), ("few", "a"), ("flood", "p1"), ("few", "b")]
+    # Within a flow, first in first out; a drained flow leaves the rotation.
+    assert [await q.get() for _ in range(3)] == [("flood", f"p{i}") for i in (2, 3, 4)]
+    assert len(q) == 995
+
+
+async def test_a_key_requeued_while_processing_joins_its_flow_again() -> None:
+    q: WorkQueue[tuple[str, str]] = WorkQueue(flow=lambda key: key[0])
+    q.add(("a", "1"))
+    key = await q.get()
+    q.add(key)
+    q.add(("b", "1"))
+    q.done(key)
+    assert [await q.get(), await q.get()] == [("b", "1"), ("a", "1")]
+    assert len(q) == 0

@@ -31,6 +31,12 @@ def up(
         help="How pods of the subkube image run: container (podman), process, or auto "
         "(container where podman and runc are installed).",
     ),
+    tuned: bool = typer.Option(
+        False,
+        "--tuned",
+        help="Raise the controller-manager's and scheduler's client QPS/burst (400/800) and "
+        "the API server's in-flight limits, so benchmarks measure the vcluster, not the host.",
+    ),
 ) -> None:
     """Start a local host in the background and wait until its nodes are Ready."""
     validate_name(name)
@@ -47,6 +53,7 @@ def up(
             store=store,
             pods_per_node=pods_per_node,
             runtime=runtime,
+            tuned=tuned,
             timeout=timeout,
             on_phase=lambda p: status.update(f"host [bold]{name}[/bold]: {p}…"),
         )

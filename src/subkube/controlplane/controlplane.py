@@ -204,12 +204,15 @@ class ControlPlane:
                 "kube-scheduler",
                 apiserver.argv(
                     locate("kube-scheduler"),
-                    scheduler.flags(
-                        kubeconfig=self.component_kubeconfig(SCHEDULER.file_stem),
-                        port=ports["scheduler"],
-                        cert_dir=s.data_dir / "scheduler",
-                        leader_elect=s.replica is not None,
-                    ),
+                    {
+                        **scheduler.flags(
+                            kubeconfig=self.component_kubeconfig(SCHEDULER.file_stem),
+                            port=ports["scheduler"],
+                            cert_dir=s.data_dir / "scheduler",
+                            leader_elect=s.replica is not None,
+                        ),
+                        **s.scheduler_extra_args,
+                    },
                 ),
             )
             self._ready[sched.name] = lambda: wait_until_healthy(

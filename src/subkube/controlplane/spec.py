@@ -51,6 +51,7 @@ class ControlPlaneSpec:
     public_server: str = ""
     apiserver_extra_args: dict[str, str] = field(default_factory=dict)
     controller_manager_extra_args: dict[str, str] = field(default_factory=dict)
+    scheduler_extra_args: dict[str, str] = field(default_factory=dict)
     # 0 means "any free port"; whatever is chosen is remembered in ports.json for restarts.
     ports: dict[str, int] = field(default_factory=dict)
     startup_timeout: float = 120.0

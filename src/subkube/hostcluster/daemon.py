@@ -31,7 +31,7 @@ from subkube.controlplane.health import wait_until_healthy
 from subkube.controlplane.process import Process, remembered_port
 from subkube.controlplane.spec import ControlPlaneSpec
 from subkube.errors import SubkubeError
-from subkube.hostcluster import engine
+from subkube.hostcluster import engine, tuning
 from subkube.hostcluster.provisioner import Provisioner
 from subkube.hostcluster.runtime import LocalRuntime
 from subkube.hostcluster.simulation import PodSimulator
@@ -182,8 +182,13 @@ class HostDaemon:
 
 async def run(args: argparse.Namespace) -> int:
     runs_in = engine.choose(args.runtime)
+    extra = tuning.flags(args.tuned)
     state = HostState(
-        name=args.name, nodes=args.nodes, store=args.store, runtime=engine.describe(runs_in)
+        name=args.name,
+        nodes=args.nodes,
+        store=args.store,
+        runtime=engine.describe(runs_in),
+        tuning=extra,
     )
     spec = ControlPlaneSpec(
         name=args.name,
@@ -193,6 +198,9 @@ async def run(args: argparse.Namespace) -> int:
         service_cidr=args.service_cidr,
         cluster_cidr=args.cluster_cidr,
         startup_timeout=args.timeout,
+        apiserver_extra_args=extra.get("kube-apiserver", {}),
+        controller_manager_extra_args=extra.get("kube-controller-manager", {}),
+        scheduler_extra_args=extra.get("kube-scheduler", {}),
     )
     daemon = HostDaemon(spec, args.nodes, args.pods_per_node, runs_in)
 
@@ -213,6 +221,7 @@ def main() -> None:
     parser.add_argument("--cluster-cidr", default="10.244.0.0/16")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--runtime", choices=["auto", *engine.Engine], default="auto")
+    parser.add_argument("--tuned", action="store_true")
     parser.add_argument("-v", "--verbose", action="count", default=1)
     args = parser.parse_args()
     sklog.configure(args.verbose)

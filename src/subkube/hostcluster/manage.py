@@ -28,6 +28,7 @@ def up(
     store: str,
     pods_per_node: int = 110,
     runtime: str = "auto",
+    tuned: bool = False,
     timeout: float = 180.0,
     on_phase: Callable[[str], None] | None = None,
 ) -> HostState:
@@ -64,6 +65,7 @@ def up(
         str(timeout),
         "--runtime",
         runtime,
+        *(["--tuned"] if tuned else []),
     ]
     proc = daemonize.spawn(DAEMON_MODULE, args, log_path)
     return daemonize.wait_running(

@@ -1,7 +1,7 @@
 """Where a local host keeps its data, and the state file its daemon keeps current."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from subkube import daemonize
@@ -34,6 +34,8 @@ class HostState(daemonize.DaemonState):
     store: str = "kine"
     # How pods of the subkube image run: "container (podman)" or "process (…)".
     runtime: str = ""
+    # Flags `host up --tuned` gave its components (hostcluster/tuning.py), by component.
+    tuning: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:

@@ -7,9 +7,10 @@ and reports every change (including those a relist discovers) to its handlers.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
+from subkube.kube.packed import Packed
 from subkube.kube.resource import Resource, key_of
 from subkube.kube.rest import TRANSIENT, ApiError, Kube, Obj
 from subkube.log import kv
@@ -52,7 +53,8 @@ class Informer:
         # the memory of a watch over every pod small. It must keep the metadata's name,
         # namespace and resourceVersion. Handlers still receive whole objects.
         self.keep = keep or slim
-        self.cache: dict[Key, Obj] = {}
+        # Packed: a watch over every pod of a cluster is most of a syncer's memory.
+        self.cache: MutableMapping[Key, Obj] = Packed()
         self.handlers: list[Handler] = []
         self._index_funcs: dict[str, IndexFunc] = {}
         self._indexes: dict[str, dict[str, set[Key]]] = {}
@@ -66,6 +68,10 @@ class Informer:
 
     def get(self, namespace: str, name: str) -> Obj | None:
         return self.cache.get((namespace, name))
+
+    def has(self, namespace: str, name: str) -> bool:
+        """Whether the object is cached: no copy is decoded to tell."""
+        return (namespace, name) in self.cache
 
     def add_index(self, name: str, func: IndexFunc) -> None:
         """Keep the cached objects findable by FUNC's values (idempotent per NAME, so every
@@ -83,11 +89,15 @@ class Informer:
         keys = self._indexes[name].get(value, ())
         return [self.cache[k] for k in keys if k in self.cache]
 
+    def keys_by_index(self, name: str, value: str) -> list[Key]:
+        """The keys by_index would give the objects of, without decoding them."""
+        return [k for k in self._indexes[name].get(value, ()) if k in self.cache]
+
     def index_values(self, name: str) -> list[str]:
         return [v for v, keys in self._indexes[name].items() if keys]
 
     def _put(self, key: Key, obj: Obj) -> None:
-        old = self.cache.get(key)
+        old = self.cache.get(key) if self._index_funcs else None
         self.cache[key] = obj
         for name, func in self._index_funcs.items():
             index = self._indexes[name]
@@ -143,7 +153,7 @@ class Informer:
             item.setdefault("kind", self.resource.kind)
             fresh[key_of(item)] = item
         old = self.cache
-        self.cache = {}
+        self.cache = Packed()
         for index in self._indexes.values():
             index.clear()
         for key, obj in fresh.items():

@@ -1,7 +1,13 @@
-"""A de-duplicating work queue with per-key exponential backoff (client-go's semantics).
+"""A de-duplicating work queue with per-key exponential backoff (client-go's semantics),
+fair across flows.
 
 A key is never handed to two workers at once: a key added while it is being processed is
 queued again when its worker calls done().
+
+Keys wait in one FIFO per flow (for the syncer: per namespace), and workers take from the
+flows in turn. A namespace that queues 5,000 pods delays another's few by one turn each,
+not by 5,000 keys: what Kubernetes' API Priority and Fairness does for requests, here for
+the syncer's work.
 """
 
 import asyncio
@@ -18,10 +24,21 @@ class ShutDown(Exception):
 
 
 class WorkQueue(Generic[K]):
-    def __init__(self, *, base_delay: float = 0.005, max_delay: float = 300.0) -> None:
+    def __init__(
+        self,
+        *,
+        base_delay: float = 0.005,
+        max_delay: float = 300.0,
+        flow: Callable[[K], Hashable] | None = None,
+    ) -> None:
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self._queue: deque[K] = deque()
+        # FLOW(key) names the key's flow; without it, one flow: plain FIFO.
+        self._flow = flow or (lambda _key: None)
+        self._flows: dict[Hashable, deque[K]] = {}
+        # The flows with keys waiting, in the order they take their next turn.
+        self._turns: deque[Hashable] = deque()
+        self._length = 0
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
         self._failures: dict[K, int] = {}
@@ -31,7 +48,27 @@ class WorkQueue(Generic[K]):
         self.adds = 0
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return self._length
+
+    def _push(self, key: K) -> None:
+        flow = self._flow(key)
+        waiting = self._flows.get(flow)
+        if waiting is None:
+            waiting = self._flows[flow] = deque()
+            self._turns.append(flow)
+        waiting.append(key)
+        self._length += 1
+
+    def _pop(self) -> K:
+        flow = self._turns.popleft()
+        waiting = self._flows[flow]
+        key = waiting.popleft()
+        self._length -= 1
+        if waiting:
+            self._turns.append(flow)
+        else:
+            del self._flows[flow]
+        return key
 
     @property
     def processing(self) -> int:
@@ -43,7 +80,7 @@ class WorkQueue(Generic[K]):
         self.adds += 1
         self._dirty.add(key)
         if key not in self._processing:
-            self._queue.append(key)
+            self._push(key)
             self._wake()
 
     def add_after(self, key: K, delay: float) -> None:
@@ -88,7 +125,7 @@ class WorkQueue(Generic[K]):
 
     async def get(self) -> K:
         """The next key; raises ShutDown once the queue is shut down."""
-        while not self._queue:
+        while not self._length:
             if self._shutdown:
                 raise ShutDown
             waiter = asyncio.get_running_loop().create_future()
@@ -102,7 +139,7 @@ class WorkQueue(Generic[K]):
                 raise
         if self._shutdown:
             raise ShutDown
-        key = self._queue.popleft()
+        key = self._pop()
         self._processing.add(key)
         self._dirty.discard(key)
         return key
@@ -110,7 +147,7 @@ class WorkQueue(Generic[K]):
     def done(self, key: K) -> None:
         self._processing.discard(key)
         if key in self._dirty:
-            self._queue.append(key)
+            self._push(key)
             self._wake()
 
     def shutdown(self) -> None:
@@ -127,7 +164,7 @@ class WorkQueue(Generic[K]):
         """True once nothing is queued, processing or waiting on a timer (tests, resync)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self._queue and not self._processing and not self._timers:
+            if not self._length and not self._processing and not self._timers:
                 return True
             await asyncio.sleep(0.01)
         return False

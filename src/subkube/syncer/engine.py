@@ -23,6 +23,10 @@ from subkube.syncer.context import SyncContext
 log = logging.getLogger(__name__)
 
 
+def namespace_of(key: Key) -> str:
+    return key[0]
+
+
 class Kind:
     """One synced kind. Subclasses implement `watch`, `keys` and `reconcile`."""
 
@@ -35,7 +39,8 @@ class Kind:
 
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
-        self.queue: WorkQueue[Key] = WorkQueue()
+        # Namespaces take turns: one that floods delays another by a turn, not its backlog.
+        self.queue: WorkQueue[Key] = WorkQueue(flow=namespace_of)
 
     def enqueue(self, key: Key) -> None:
         self.queue.add(key)

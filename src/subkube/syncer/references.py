@@ -56,4 +56,4 @@ class ReferencedKind(ToHost):
         if self.sync_all() or (meta.get("annotations") or {}).get(FORCE_SYNC_ANNOTATION) == "true":
             return True
         ref = reference(self.resource.plural, meta.get("namespace", ""), meta["name"])
-        return any(informer.by_index(INDEX, ref) for informer in self.referrers)
+        return any(informer.keys_by_index(INDEX, ref) for informer in self.referrers)

@@ -56,7 +56,7 @@ class NodeKind(engine.Kind):
         self.enqueue(("", node["metadata"]["name"]))
 
     def holds_pods(self, node: str) -> bool:
-        return bool(self.pods.by_index(HOLDING, node))
+        return bool(self.pods.keys_by_index(HOLDING, node))
 
     async def remove_node(self, name: str, uid: str | None = None) -> None:
         """Delete a node inside, its lease, and the DaemonSet pods bound to it (as the pod

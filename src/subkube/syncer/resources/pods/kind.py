@@ -92,7 +92,7 @@ class Pods(ToHost):
         """Enqueue those of PODS that have no host copy yet."""
         for pod in pods:
             meta = pod["metadata"]
-            if self.host.get(*self.host_key(meta["namespace"], meta["name"])) is None:
+            if not self.host.has(*self.host_key(meta["namespace"], meta["name"])):
                 self.enqueue((meta["namespace"], meta["name"]))
 
     def _service_account_arrived(self, event: str, hsa: Obj) -> None:
@@ -106,7 +106,7 @@ class Pods(ToHost):
         namespace = vobj["metadata"]["namespace"]
         account = translate.service_account(vobj.get("spec") or {})
         host_name = self.ctx.host_name(account, namespace)
-        if self.host_service_accounts.get(self.ctx.host_namespace, host_name) is not None:
+        if self.host_service_accounts.has(self.ctx.host_namespace, host_name):
             return False
         log.debug(
             "pod waits for its service account on the host",

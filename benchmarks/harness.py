@@ -1,0 +1,275 @@
+"""What every scenario shares: a private tuned local host with vclusters on it, the machine
+described, figures printed and recorded in docs/performance.md, charts drawn.
+
+A scenario measures; it never asserts. Figures that compare are taken in the same run.
+"""
+
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from subkube.cli.version import versions
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORD = ROOT / "docs" / "performance.md"
+CHARTS = ROOT / "docs" / "performance"
+SUBKUBE = [sys.executable, "-m", "subkube"]
+
+console = Console()
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    goal: str = ""
+
+    def shown(self) -> str:
+        whole = float(self.value).is_integer()
+        digits = 0 if whole or abs(self.value) >= 100 else 1 if abs(self.value) >= 10 else 2
+        return f"{self.value:.{digits}f} {self.unit}".strip()
+
+
+@dataclass
+class Report:
+    """One scenario's result: its figures, the settings they were taken with, its chart."""
+
+    scenario: str
+    command: str
+    figures: list[Figure] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    chart: Path | None = None
+
+    def add(self, name: str, value: float, unit: str, goal: str = "") -> None:
+        self.figures.append(Figure(name, value, unit, goal))
+
+
+def meminfo_gib(field: str) -> float:
+    """A field of /proc/meminfo (MemTotal, MemAvailable…), in GiB."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name == field:
+            return int(value.split()[0]) / 1024 / 1024
+    raise KeyError(field)
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    total_gib = meminfo_gib("MemTotal")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    pinned = versions()
+    return {
+        "cores": str(os.cpu_count()),
+        "cpu": model,
+        "memory": f"{total_gib:.1f} GiB",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "subkube": pinned["subkube"],
+        "kubernetes": pinned.get("kube-apiserver", ""),
+    }
+
+
+def show(report: Report) -> None:
+    table = Table(title=f"{report.scenario}", show_lines=False)
+    for column in ("figure", "value", "goal"):
+        table.add_column(column)
+    for fig in report.figures:
+        table.add_row(fig.name, fig.shown(), fig.goal)
+    console.print(table)
+    for key, value in report.settings.items():
+        console.print(f"  {key}: {value}", highlight=False)
+    if report.chart:
+        console.print(f"  chart: {report.chart.relative_to(ROOT)}", highlight=False)
+
+
+def record(report: Report) -> None:
+    """Append REPORT to docs/performance.md, with the machine and the command."""
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    host = machine()
+    lines = [
+        "",
+        f"### {report.scenario} — {when}",
+        "",
+        f"`{report.command}`",
+        "",
+        f"Code: {code_state()}.",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in host.items()),
+        "",
+    ]
+    for key, value in report.settings.items():
+        lines.append(f"- {key}: {value}")
+    if report.settings:
+        lines.append("")
+    lines += ["| figure | value | goal |", "|---|---|---|"]
+    lines += [f"| {f.name} | {f.shown()} | {f.goal} |" for f in report.figures]
+    if report.chart:
+        lines += ["", f"![{report.scenario}]({report.chart.relative_to(RECORD.parent)})"]
+    with RECORD.open("a") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+# When this run began: its charts are named by it, so a later run never redraws an
+# earlier entry's chart.
+STARTED = dt.datetime.now(dt.UTC)
+
+
+def chart_path(scenario: str) -> Path:
+    CHARTS.mkdir(parents=True, exist_ok=True)
+    return CHARTS / f"{scenario}-{STARTED:%Y%m%d-%H%M}.png"
+
+
+def code_state() -> str:
+    """The commit measured, and whether the tree differed from it."""
+    res = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    return res.stdout.strip() or "unknown (not a git checkout)"
+
+
+def command_line() -> str:
+    return "python -m benchmarks " + shlex.join(sys.argv[1:])
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, in MiB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def cli(*args: str, env: dict[str, str], check: bool = True) -> str:
+    res = subprocess.run(
+        [*SUBKUBE, *args], capture_output=True, text=True, env={**os.environ, **env}, check=False
+    )
+    if check and res.returncode != 0:
+        raise SystemExit(f"subkube {' '.join(args)} failed:\n{res.stdout}{res.stderr}")
+    return res.stdout
+
+
+@dataclass
+class Host:
+    """A private local host; its vclusters are created with vcluster()."""
+
+    name: str
+    env: dict[str, str]
+    kubeconfig: Path
+    tuning: dict[str, dict[str, str]]
+
+    def vcluster(self, name: str, namespace: str, *extra: str) -> "VCluster":
+        cli("create", name, "-n", namespace, "--no-connect", *extra, env=self.env)
+        kubeconfig = cli("kubeconfig", name, "-n", namespace, env=self.env).strip()
+        return VCluster(name, namespace, Path(kubeconfig), self)
+
+    def state_of(self, name: str, namespace: str) -> dict[str, Any]:
+        path = Path(self.env["SUBKUBE_STATE_DIR"]) / "vclusters" / namespace / name
+        return dict(json.loads((path / "state.json").read_text()))
+
+
+@dataclass
+class VCluster:
+    name: str
+    namespace: str
+    kubeconfig: Path
+    host: Host
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.host.state_of(self.name, self.namespace)
+
+    @property
+    def runner_pid(self) -> int:
+        return int(self.state["pid"])
+
+    def memory(self) -> dict[str, float]:
+        """RSS in MiB of the runner (front door and syncer) and of each of its components."""
+        state = self.state
+        out = {"runner": rss_mib(int(state["pid"]))}
+        out.update({name: rss_mib(pid) for name, pid in state["components"].items()})
+        return out
+
+
+@contextmanager
+def host(name: str, nodes: int, pods_per_node: int = 1000, tuned: bool = True) -> Iterator[Host]:
+    """A local host for the block, removed with its vclusters and data after it."""
+    with tempfile.TemporaryDirectory(prefix="subkube-bench-") as state:
+        env = {"SUBKUBE_STATE_DIR": state}
+        args = ["--name", name, "--nodes", str(nodes), "--pods-per-node", str(pods_per_node)]
+        try:
+            with console.status(f"starting host {name} ({nodes} nodes)…"):
+                cli("host", "up", *args, *(["--tuned"] if tuned else []), env=env)
+            env["KUBECONFIG"] = cli("host", "kubeconfig", "--name", name, env=env).strip()
+            status = json.loads((Path(state) / "hosts" / name / "state.json").read_text() or "{}")
+            yield Host(name, env, Path(env["KUBECONFIG"]), status.get("tuning") or {})
+        finally:
+            with console.status(f"removing host {name}…"):
+                listed = cli("list", "-o", "json", env=env, check=False)
+                for row in json.loads(listed or "[]"):
+                    cli("delete", row["name"], "-n", row["namespace"], env=env, check=False)
+                cli("host", "down", "--name", name, "--purge", env=env, check=False)
+
+
+def measured(title: str, nodes: int, measure: Callable[[Host, Report], Awaitable[None]]) -> Report:
+    """A Report titled TITLE, filled by MEASURE on a private tuned host of NODES nodes (in
+    one event loop), with the host's tuning among its settings."""
+    report = Report(title, command_line())
+    with host("bench", nodes=nodes) as h:
+        report.settings["host tuning"] = tuning_setting(h)
+        asyncio.run(measure(h, report))
+    return report
+
+
+def tuning_setting(h: Host) -> str:
+    if not h.tuning:
+        return "upstream defaults"
+    return "; ".join(
+        f"{component} " + " ".join(f"--{k}={v}" for k, v in flags.items())
+        for component, flags in h.tuning.items()
+    )
+
+
+async def until(check: Callable[[], Awaitable[bool]], interval: float = 0.1) -> None:
+    """Poll CHECK until it holds."""
+    while True:
+        if await check():
+            return
+        await asyncio.sleep(interval)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The P-th percentile (0 to 100) of VALUES, nearest rank."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]

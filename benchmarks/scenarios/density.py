@@ -1,0 +1,72 @@
+"""density: vclusters started one after another on one host until a memory budget is used
+or a count is reached, then ten at once; each one's `create` → ready time and its idle
+memory by process."""
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+
+from benchmarks import charts, harness
+
+SETTLE = 30.0
+# Left to the rest of the machine whatever the budget says.
+RESERVE_GIB = 2.0
+
+
+def timed(create: Callable[[], harness.VCluster]) -> tuple[harness.VCluster, float]:
+    started = time.monotonic()
+    vc = create()
+    return vc, time.monotonic() - started
+
+
+async def measure(host: harness.Host, budget_gib: float, most: int, report: harness.Report) -> None:
+    made: list[harness.VCluster] = []
+    sequential: list[float] = []
+    used = 0.0
+    while (
+        len(made) < most
+        and used < budget_gib * 1024
+        and harness.meminfo_gib("MemAvailable") > RESERVE_GIB
+    ):
+        i = len(made)
+        vc, took = await asyncio.to_thread(timed, lambda i=i: host.vcluster(f"d{i}", f"dens-{i}"))
+        made.append(vc)
+        sequential.append(took)
+        used = sum(sum(v.memory().values()) for v in made)
+    await asyncio.sleep(SETTLE)
+    idle = [v.memory() for v in made]
+    by_process = {name: statistics.mean(m[name] for m in idle) for name in idle[0]}
+    at_once: list[float] = []
+    if harness.meminfo_gib("MemAvailable") > RESERVE_GIB + 10 * sum(by_process.values()) / 1024:
+        batch = len(made)
+        results = await asyncio.gather(
+            *(
+                asyncio.to_thread(timed, lambda i=i: host.vcluster(f"c{i}", f"dens-c{i}"))
+                for i in range(batch, batch + 10)
+            )
+        )
+        at_once = [took for _, took in results]
+    report.add("vclusters started one after another", len(made), "")
+    report.add("memory they use, idle", sum(sum(m.values()) for m in idle) / 1024, "GiB")
+    for name, mib in by_process.items():
+        report.add(f"idle RSS per vcluster, {name}", mib, "MiB")
+    report.add("idle RSS per vcluster, whole", sum(by_process.values()), "MiB", "≤ 300 MiB")
+    report.add("create → ready, one after another, p50", harness.percentile(sequential, 50), "s")
+    report.add(
+        "create → ready, one after another, p95", harness.percentile(sequential, 95), "s", "≤ 5 s"
+    )
+    if at_once:
+        report.add("create → ready, 10 at once, p50", harness.percentile(at_once, 50), "s")
+        report.add("create → ready, 10 at once, p95", harness.percentile(at_once, 95), "s")
+    report.chart = charts.bars(
+        harness.chart_path("density"), "idle RSS of one vcluster, by process", by_process, "MiB"
+    )
+
+
+def run(budget_gib: float, most: int) -> harness.Report:
+    async def measure_on(host: harness.Host, report: harness.Report) -> None:
+        report.settings["budget"] = f"{budget_gib:g} GiB or {most} vclusters"
+        await measure(host, budget_gib, most, report)
+
+    return harness.measured("density", 3, measure_on)
