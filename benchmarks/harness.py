@@ -142,15 +142,16 @@ def chart_path(scenario: str) -> Path:
 
 
 def code_state() -> str:
-    """The commit measured, and whether the tree differed from it."""
-    res = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    return res.stdout.strip() or "unknown (not a git checkout)"
+    """The commit measured, and whether the code differed from it (the record and its
+    charts, which every run changes, do not count)."""
+
+    def git(*args: str) -> str:
+        res = subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT, check=False)
+        return res.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown (not a git checkout)"
+    changed = git("status", "--porcelain", "--", ".", ":!docs/performance.md", ":!docs/performance")
+    return f"{commit} with uncommitted changes" if changed else commit
 
 
 def command_line() -> str:
