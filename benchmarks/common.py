@@ -2,22 +2,13 @@
 
 import os
 import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-SUBKUBE = [sys.executable, "-m", "subkube"]
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+# The scripts run with this folder on sys.path: the harness's pieces serve them too.
+import harness
 
 
 def run(cmd: list[str], env: dict[str, str], stdin: str | None = None) -> str:
@@ -38,20 +29,9 @@ class Lab:
 
 @contextmanager
 def host_with_vcluster(name: str, nodes: int = 2) -> Iterator[Lab]:
-    """Started for the block, and stopped with its data after it, whatever happens."""
-    with tempfile.TemporaryDirectory() as state:
-        env = {"SUBKUBE_STATE_DIR": state}
-        try:
-            run([*SUBKUBE, "host", "up", "--name", name, "--nodes", str(nodes)], env)
-            env["KUBECONFIG"] = run([*SUBKUBE, "host", "kubeconfig", "--name", name], env).strip()
-            run([*SUBKUBE, "create", "bench", "-n", "tenant", "--no-connect"], env)
-            vc = run([*SUBKUBE, "kubeconfig", "bench", "-n", "tenant"], env).strip()
-            yield Lab(Path(state), env, env["KUBECONFIG"], vc)
-        finally:
-            for args in (
-                ["delete", "bench", "-n", "tenant"],
-                ["host", "down", "--name", name, "--purge"],
-            ):
-                subprocess.run(
-                    [*SUBKUBE, *args], env={**os.environ, **env}, capture_output=True, check=False
-                )
+    """Started for the block, and stopped with its data after it, whatever happens: the
+    harness's host, untuned, as these scripts measured from the start."""
+    with harness.host(name, nodes, pods_per_node=110, tuned=False) as host:
+        vc = host.vcluster("bench", "tenant")
+        state = Path(host.env["SUBKUBE_STATE_DIR"])
+        yield Lab(state, host.env, str(host.kubeconfig), str(vc.kubeconfig))

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import rss_mib
+from harness import rss_mib
 
 SUBKUBE = [sys.executable, "-m", "subkube"]
 

@@ -13,7 +13,8 @@ import statistics
 import time
 from pathlib import Path
 
-from common import SUBKUBE, host_with_vcluster, rss_mib, run
+from common import host_with_vcluster, run
+from harness import SUBKUBE, rss_mib
 
 from subkube.runner.sleep import wake
 

@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SUBKUBE, host_with_vcluster, run
+from common import host_with_vcluster, run
+from harness import SUBKUBE
 
 from subkube.binaries.catalog import locate
 from subkube.config.model import Config

@@ -597,7 +597,7 @@ class Config(Strict):
     @model_validator(mode="after")
     def _replicas_share_a_store(self) -> "Config":
         plane = self.controlPlane
-        if plane.highAvailability.replicas == 1:
+        if not self.highly_available:
             return self
         if plane.backingStore.database.embedded.enabled:
             raise ValueError(

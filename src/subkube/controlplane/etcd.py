@@ -38,6 +38,7 @@ def argv(
     client = f"http://127.0.0.1:{port}"
     common = [
         str(binary),
+        f"--name={name}",
         f"--data-dir={store_dir(data_dir)}",
         f"--listen-client-urls={client}",
         f"--advertise-client-urls={client}",
@@ -50,7 +51,6 @@ def argv(
         peer = peer_url(peer_port)
         return [
             *common,
-            f"--name={name}",
             f"--listen-peer-urls={peer}",
             f"--initial-advertise-peer-urls={peer}",
             f"--initial-cluster={name}={peer}",
@@ -58,7 +58,6 @@ def argv(
     ip = f"[{cluster.listen_ip}]" if ":" in cluster.listen_ip else cluster.listen_ip
     return [
         *common,
-        f"--name={name}",
         f"--listen-peer-urls=https://{ip}:{PEER_PORT}",
         f"--initial-advertise-peer-urls={cluster.members[name]}",
         "--initial-cluster=" + ",".join(f"{n}={u}" for n, u in sorted(cluster.members.items())),

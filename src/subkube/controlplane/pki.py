@@ -310,12 +310,7 @@ def ensure_pki(
     """Create whatever is missing; reissue a serving cert whose SANs changed, and every
     leaf when one is past 80 % of its lifetime (a control plane stopped for months comes
     back with certificates that work)."""
-    pki = PKI(root)
-    root.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o700)
-    make_ca(pki.ca, CA_NAME)
-    make_ca(pki.front_proxy_ca, FRONT_PROXY_CA_NAME)
-
+    pki = _ensure_shared(root)
     dns = [
         "localhost",
         "kubernetes",
@@ -362,14 +357,22 @@ def ensure_pki(
             )
     if due(pki, dt.datetime.now(dt.UTC)):
         renew_leaves(pki, leaf_lifetime)
-
-    _ensure_signer(pki)
     return pki
 
 
-def _ensure_signer(pki: PKI) -> None:
+def _private_root(root: Path) -> PKI:
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    return PKI(root)
+
+
+def _ensure_shared(root: Path) -> PKI:
+    """The PKI at ROOT with its shared files (shared_files) made where missing."""
+    pki = _private_root(root)
+    make_ca(pki.ca, CA_NAME)
+    make_ca(pki.front_proxy_ca, FRONT_PROXY_CA_NAME)
     if pki.sa_private.exists():
-        return
+        return pki
     # RSA for the service-account signer: every JWT consumer understands RS256.
     sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write_key(pki.sa_private, sa)
@@ -378,6 +381,7 @@ def _ensure_signer(pki: PKI) -> None:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
+    return pki
 
 
 def shared_files(pki: PKI) -> list[Path]:
@@ -396,21 +400,14 @@ def shared_files(pki: PKI) -> list[Path]:
 
 def make_shared(root: Path) -> dict[str, bytes]:
     """The shared files of the PKI at ROOT, made where missing, by file name."""
-    pki = PKI(root)
-    root.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o700)
-    make_ca(pki.ca, CA_NAME)
-    make_ca(pki.front_proxy_ca, FRONT_PROXY_CA_NAME)
-    _ensure_signer(pki)
+    pki = _ensure_shared(root)
     return {path.name: path.read_bytes() for path in shared_files(pki)}
 
 
 def adopt_shared(root: Path, files: dict[str, bytes]) -> None:
     """Take another replica's shared FILES; leaves signed by different CAs are removed, for
     ensure_pki to issue anew."""
-    pki = PKI(root)
-    root.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o700)
+    pki = _private_root(root)
     if pki.ca.cert.exists() and pki.ca.cert.read_bytes() == files.get(pki.ca.cert.name):
         return
     for pair in leaves(pki):

@@ -60,6 +60,11 @@ def object_reference(obj: dict[str, Any], kind: str, api_version: str = "v1") ->
     }
 
 
+def label_selector(labels: dict[str, str]) -> str:
+    """LABELS as an equality label selector (`a=1,b=2`)."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
 CLUSTERROLES = Resource(

@@ -23,7 +23,7 @@ from subkube.controlplane.process import free_port, port_in_use
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
-from subkube.kube.resource import EVENTS, PODS, PVCS, SECRETS, STATEFULSETS
+from subkube.kube.resource import EVENTS, PODS, PVCS, SECRETS, STATEFULSETS, label_selector
 from subkube.kube.rest import ApiError, Kube
 from subkube.lifecycle import forwarder, hostops
 from subkube.lifecycle.driver import Driver, Phase
@@ -72,11 +72,6 @@ def local_kubeconfig(published: str, port: int) -> dict[str, Any]:
 def _restarts(pod: dict[str, Any] | None) -> int:
     statuses = (pod or {}).get("status", {}).get("containerStatuses") or []
     return sum(int(c.get("restartCount", 0)) for c in statuses)
-
-
-def runner_selector(vcluster: str) -> str:
-    """The chart's pods of VCLUSTER (templates/_helpers.tpl, subkube.selector)."""
-    return f"app.kubernetes.io/name=subkube,app.kubernetes.io/instance={vcluster}"
 
 
 def stop_forwarder(state: VClusterState) -> None:
@@ -402,5 +397,6 @@ class HelmDriver(Driver):
     async def _runner_pods(self) -> list[str]:
         """The names of the StatefulSet's pods (one per replica)."""
         s = self.state
-        found = await self.host.list(PODS, s.namespace, label_selector=runner_selector(s.name))
+        selector = label_selector(hostside.runner_labels(s.name))
+        found = await self.host.list(PODS, s.namespace, label_selector=selector)
         return sorted(p["metadata"]["name"] for p in found["items"])

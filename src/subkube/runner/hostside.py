@@ -17,6 +17,11 @@ API_PORT = 443
 API_TARGET_PORT = 8443
 
 
+def runner_labels(vcluster: str) -> dict[str, str]:
+    """What marks a vcluster's runner pods (the chart's `subkube.selector`) and its Service."""
+    return {"app.kubernetes.io/name": "subkube", "app.kubernetes.io/instance": vcluster}
+
+
 def workload_service_account(vcluster: str) -> str:
     return f"subkube-workload-{vcluster}"
 
@@ -57,11 +62,7 @@ async def ensure_host_objects(host: Kube, namespace: str, vcluster: str) -> Obj:
         # Inside the chart the runner may only see its own namespace, which then exists.
         if exc.status != 403:
             raise
-    labels = {
-        LABEL_VCLUSTER: vcluster,
-        "app.kubernetes.io/name": "subkube",
-        "app.kubernetes.io/instance": vcluster,
-    }
+    labels = {LABEL_VCLUSTER: vcluster, **runner_labels(vcluster)}
     service = await host.get_or_none(SERVICES, vcluster, namespace)
     if service is None:
         service = await host.create(

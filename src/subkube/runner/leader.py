@@ -114,12 +114,10 @@ class Elector:
                 return False
             lease["spec"] = claimed(spec, self.identity, now)
             updated = await self.host.replace(LEASES, lease)
-        except ApiError as exc:
-            if not exc.conflict:
+        except (ApiError, *TRANSIENT) as exc:
+            # A conflict is another candidate's write winning: nothing to report.
+            if not (isinstance(exc, ApiError) and exc.conflict):
                 log.warning("lease not updated", extra=kv(lease=self.name, error=str(exc)))
-            return False
-        except TRANSIENT as exc:
-            log.warning("lease not updated", extra=kv(lease=self.name, error=str(exc)))
             return False
         spec = updated["spec"]
         self._observed = (self.identity, str(spec["renewTime"]))

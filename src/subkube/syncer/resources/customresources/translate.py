@@ -11,7 +11,7 @@ the operator runs, and is copied inside.
 import copy
 from typing import Any
 
-from subkube.kube.resource import Resource
+from subkube.kube.resource import Resource, label_selector
 from subkube.syncer import merge, names
 from subkube.syncer.resources.hostclasses import translate as hostclasses
 
@@ -128,7 +128,7 @@ def status_update(vobj: Obj, hobj: Obj) -> Obj | None:
 def host_selector(labels: dict[str, str]) -> str:
     """The host objects a tenant sees: those with all LABELS, and never a vcluster's copy
     (which would show one tenant's objects to another)."""
-    terms = [f"{k}={v}" for k, v in sorted(labels.items())]
+    terms = [label_selector(labels)] if labels else []
     return ",".join([*terms, f"!{names.LABEL_MANAGED_BY}"])
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from subkube.binaries.pins import load_pins
 from subkube.kube.informer import Informer, Key
-from subkube.kube.resource import LEASES, NODES, PODS
+from subkube.kube.resource import LEASES, NODES, PODS, label_selector
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
 from subkube.syncer import engine
@@ -166,7 +166,7 @@ class HostNodes(NodeKind):
         self.sync_back = node_sync.syncBackChanges
 
     def watch(self) -> list[Informer]:
-        selector = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items())) or None
+        selector = label_selector(self.labels) or None
         cache = self.ctx.cache
         self.host_nodes = cache.informer("host", NODES, label_selector=selector)
         self.nodes = cache.informer("virtual", NODES)
