@@ -2,11 +2,12 @@
 
 import asyncio
 import contextlib
+from typing import Any
 
 from subkube.errors import SubkubeError
 
 
-async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
     """Cancel TASKS and wait until each has finished; clears the list."""
     for task in tasks:
         task.cancel()

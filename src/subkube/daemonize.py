@@ -57,6 +57,8 @@ class DaemonState:
     kubeconfig: str = ""
     started_at: str = ""
     error: str = ""
+    # Stopped on its own (not told to): why, e.g. its host namespace was deleted.
+    reason: str = ""
     components: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -116,12 +118,15 @@ async def serve(
     start: Callable[[], Awaitable[ControlPlane]],
     stop: Callable[[], Awaitable[None]],
     sleeper: Sleeper | None = None,
+    lost: Callable[[], Awaitable[str]] | None = None,
 ) -> int:
     """The life of a daemon: start (unless told to stop first), record Running, supervise
     the control plane until SIGTERM/SIGINT, stop, record Stopped (or Failed). With a
-    SLEEPER, supervise only until it wants to sleep, then stop and let it."""
+    SLEEPER, supervise only until it wants to sleep, then stop and let it. LOST returns
+    once the daemon has nothing left to serve, and why: it stops, keeping the reason."""
     state.pid = os.getpid()
     state.phase = "Starting"
+    state.reason = ""
     state.save()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -152,7 +157,7 @@ async def serve(
             state.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             save_components(cp)
             log.info("running", extra=kv(what=what, server=state.server))
-            asleep = await _supervise(cp, stopping, save_components, sleeper)
+            asleep = await _supervise(cp, stopping, save_components, sleeper, lost, state)
     except SubkubeError as exc:
         state.phase, state.error = "Failed", str(exc)
         log.error("failed", extra=kv(what=what, error=str(exc)))
@@ -177,15 +182,29 @@ async def _supervise(
     stopping: asyncio.Event,
     save_components: Callable[[ControlPlane], None],
     sleeper: Sleeper | None,
+    lost: Callable[[], Awaitable[str]] | None,
+    state: DaemonState,
 ) -> bool:
-    """Supervise CP until STOPPING is set or SLEEPER wants to sleep; whether it does."""
+    """Supervise CP until STOPPING is set, SLEEPER wants to sleep or LOST returns (its
+    reason goes into STATE); whether it sleeps."""
     halt = asyncio.Event()
     supervising = asyncio.ensure_future(cp.supervise(halt, on_restart=lambda: save_components(cp)))
     sleepy = asyncio.ensure_future(sleeper.wanted()) if sleeper else None
-    tasks = {supervising, asyncio.ensure_future(stopping.wait()), *([sleepy] if sleepy else [])}
+    losing = asyncio.ensure_future(lost()) if lost else None
+    tasks = {
+        supervising,
+        asyncio.ensure_future(stopping.wait()),
+        *([sleepy] if sleepy else []),
+        *([losing] if losing else []),
+    }
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        asleep = sleepy is not None and sleepy.done() and not supervising.done()
+        if losing is not None and losing.done() and not supervising.done():
+            state.reason = losing.result()
+            log.warning("stopping on its own", extra=kv(reason=state.reason))
+        asleep = (
+            sleepy is not None and sleepy.done() and not supervising.done() and not state.reason
+        )
         if sleepy is not None and asleep:
             sleepy.result()
         halt.set()

@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from subkube.hostcluster.engine import HOST_LABEL
 from subkube.image import recipe
 from subkube.syncer import registry
 from tests.conftest import kubectl, namespace_snapshot, require_binary, subkube, wait_for
+from tests.e2e.streams import check_cp, check_exec, check_port_forward
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("runner_image")]
 
@@ -384,6 +386,15 @@ def test_the_helm_driver_runs_the_chart_end_to_end(
     kubectl(user_kc, "wait", "--for=condition=available", "deployment/web", "--timeout=120s")
     assert kubectl(user_kc, "exec", "deploy/web", "--", "echo", "inside").stdout == "inside\n"
     assert "started" in kubectl(user_kc, "logs", "deploy/web").stdout
+    # The rest of what a tenant does with its pods, the way test_tenant_kubectl checks it.
+    pod = kubectl(
+        user_kc, "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}"
+    ).stdout
+    check_exec(user_kc, "default", pod, "nginx")
+    check_cp(user_kc, "default", pod, "nginx", tmp_path)
+    check_port_forward(user_kc, "default", f"pod/{pod}", 80)
+    stamped = kubectl(user_kc, "logs", pod, "--timestamps", "--tail=1").stdout
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z .+\n", stamped), stamped
     # The data volume came from the local host's default storage class.
     claim = kubectl(
         kc, "-n", "helm-ns", "get", "pvc", "data-vh-0", "-o", "jsonpath={.status.phase}"

@@ -40,6 +40,9 @@ def test_defaults_match_the_reference_behaviour() -> None:
     assert not from_host.nodes.enabled
     assert config.controlPlane.backingStore.chosen == "database.embedded"
     assert config.networking.clusterDomain == "cluster.local"
+    # Secure by default: the syncer and the host refuse what baseline forbids.
+    assert config.policies.podSecurityStandard == "baseline"
+    assert config.controlPlane.advanced.host_grace == 300
 
 
 def test_files_merge_in_order_and_set_wins(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from subkube.cli.output import OutputFormat, console, render
 from subkube.errors import SubkubeError
 from subkube.hostcluster import manage
 from subkube.hostcluster.state import host_dir, known_hosts, load_state, validate_name
+from subkube.lifecycle import commands
 
 app = typer.Typer(
     help="A local host cluster: real control plane + kwok fake nodes, no containers.",
@@ -74,9 +75,18 @@ def down(
     name: str = NAME,
     purge: bool = typer.Option(False, "--purge", help="Also delete the host's data."),
 ) -> None:
-    """Stop a local host (its data is kept unless --purge)."""
+    """Stop a local host, and the vclusters running on it first (its data is kept unless
+    --purge; theirs is kept, and `subkube resume` starts them once the host is back)."""
+    state = load_state(validate_name(name))
+    if state is not None and state.server:
+        with console.status(f"stopping the vclusters on host [bold]{name}[/bold]…"):
+            stopped = commands.stop_on_host(
+                state.server, f"host {name} was stopped (subkube host down)"
+            )
+        for vc in stopped:
+            console.print(f"  stopped vcluster [bold]{vc.name}[/bold] in {vc.namespace}")
     with console.status(f"stopping host [bold]{name}[/bold]…"):
-        was_running = manage.down(validate_name(name), purge=purge)
+        was_running = manage.down(name, purge=purge)
     what = "stopped" if was_running else "was not running"
     console.print(
         f"[green]✓[/green] host [bold]{name}[/bold] {what}"

@@ -11,12 +11,10 @@ from pathlib import Path
 import typer
 import yaml
 
-from subkube import daemonize
 from subkube.cli.output import OutputFormat, age, console, render, warn
 from subkube.config.load import load
 from subkube.config.model import redacted
 from subkube.controlplane import kubeconfig as kc
-from subkube.controlplane.controlplane import ControlPlane
 from subkube.errors import SubkubeError
 from subkube.lifecycle import certs, commands
 from subkube.lifecycle.kubeconfigs import (
@@ -28,8 +26,7 @@ from subkube.lifecycle.kubeconfigs import (
     vcluster_kubeconfig,
 )
 from subkube.lifecycle.kubeconfigs import disconnect as disconnect_from
-from subkube.runner import hostside, incluster
-from subkube.runner.sleep import Sleeper
+from subkube.runner import daemon, hostside, incluster
 from subkube.runner.state import VClusterState, known_vclusters, load_state, vcluster_dir
 from subkube.runner.vcluster import VCluster, VClusterConfig, check_supported
 
@@ -158,12 +155,15 @@ def list_(
                 "driver": state.driver,
                 "connected": current.startswith(f"{PREFIX}{name}_{namespace}_"),
                 "server": state.server if since else "-",
+                # Why it stopped or failed on its own (its host namespace deleted, say).
+                "reason": "" if since else state.reason or state.error,
             }
         )
     if not rows and output is OutputFormat.table:
         console.print("no vclusters; create one with [bold]subkube create NAME -n NS[/bold]")
         return
-    render(rows, ["name", "namespace", "status", "age", "driver", "connected", "server"], output)
+    columns = ["name", "namespace", "status", "age", "driver", "connected", "server"]
+    render(rows, columns + (["reason"] if any(r["reason"] for r in rows) else []), output)
 
 
 def describe(
@@ -180,6 +180,7 @@ def describe(
         "name": name,
         "namespace": namespace,
         "phase": state.phase,
+        "reason": state.reason or state.error,
         "sleeping": (
             {"since": state.sleeping_since, "reason": state.sleep_reason}
             if state.sleeping
@@ -190,6 +191,7 @@ def describe(
         "metrics": state.metrics,
         "hostKubeconfig": state.host_kubeconfig,
         "synced": counts,
+        "host": owned["host"] or "reachable",
         "mapping": owned["mapping"],
         "config": config,
     }
@@ -197,6 +199,10 @@ def describe(
         render([info], [], output)
         return
     console.print(f"[bold]{name}[/bold] in {namespace}: {state.phase}")
+    if info["reason"]:
+        console.print(f"  reason: {info['reason']}")
+    if owned["host"]:
+        console.print(f"  host: {owned['host']}")
     if state.sleeping:
         console.print(
             f"  asleep since {state.sleeping_since} ({age(state.sleeping_since)}), "
@@ -204,7 +210,8 @@ def describe(
         )
     for key in ("server", "kubeconfig", "metrics", "hostKubeconfig"):
         console.print(f"  {key}: {info[key] or '-'}")
-    console.print("  synced to the host: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if counts:
+        console.print("  synced to the host: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     render(info["mapping"], ["kind", "virtual", "host"], output, title="virtual -> host")
 
 
@@ -405,15 +412,4 @@ def run(
         name=name, namespace=namespace, host_kubeconfig=str(host), host_context=context or ""
     )
 
-    async def start() -> ControlPlane:
-        await vc.start()
-        assert vc.control_plane is not None
-        state.metrics = f"http://127.0.0.1:{vc.metrics_port}/metrics"
-        state.server, state.kubeconfig = vc.server, str(vc.kubeconfig)
-        return vc.control_plane
-
-    async def serve() -> int:
-        what = f"vcluster {namespace}/{name}"
-        return await daemonize.serve(state, what, start, vc.stop, Sleeper(vc, state))
-
-    raise typer.Exit(asyncio.run(serve()))
+    raise typer.Exit(asyncio.run(daemon.serve(vc, state)))

@@ -7,11 +7,21 @@ users' camelCase on purpose: the models are the file format.
 
 import copy
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from subkube.config.schedule import check_schedule, check_timezone, parse_duration
+
+
+def _optional_duration(value: str) -> str:
+    if value:
+        parse_duration(value)
+    return value
+
+
+# A duration such as 30m, or "" for none.
+OptionalDuration = Annotated[str, AfterValidator(_optional_duration)]
 
 
 class Strict(BaseModel):
@@ -441,6 +451,18 @@ class Certificates(Strict):
 class Advanced(Strict):
     virtualScheduler: VirtualScheduler = VirtualScheduler()
     certificates: Certificates = Certificates()
+    hostUnreachableGrace: OptionalDuration = Field(
+        "5m",
+        description="Stop the runner once the host API has not answered for this long (a "
+        "duration such as 5m); empty: wait for ever. It stops at once when its host "
+        "namespace is deleted.",
+    )
+
+    @property
+    def host_grace(self) -> float | None:
+        """hostUnreachableGrace in seconds; None: never."""
+        grace = self.hostUnreachableGrace
+        return parse_duration(grace).total_seconds() if grace else None
 
 
 class HighAvailability(Strict):
@@ -526,16 +548,9 @@ class Schedule(Strict):
 
 
 class AutoSleep(Schedule):
-    afterInactivity: str = Field(
+    afterInactivity: OptionalDuration = Field(
         "", description="Sleep after this long without a tenant API request (e.g. 30m)."
     )
-
-    @field_validator("afterInactivity")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        if value:
-            parse_duration(value)
-        return value
 
 
 class SleepMode(Strict):

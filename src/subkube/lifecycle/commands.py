@@ -8,15 +8,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from subkube import daemonize
 from subkube.config.model import Config
 from subkube.errors import SubkubeError
 from subkube.kube.rest import ApiError
 from subkube.lifecycle import hostops
 from subkube.lifecycle.driver import Driver, Phase
 from subkube.lifecycle.helm import HelmDriver
-from subkube.lifecycle.kubeconfigs import current_context
+from subkube.lifecycle.kubeconfigs import current_context, server_of
 from subkube.lifecycle.local import LocalDriver
-from subkube.runner.state import VClusterState, load_state
+from subkube.runner.state import VClusterState, known_vclusters, load_state
 from subkube.runner.vcluster import check_supported
 from subkube.snapshot import archive
 from subkube.snapshot.archive import Metadata
@@ -42,6 +43,25 @@ def host_kubeconfig(explicit: str | None) -> Path:
             "`export KUBECONFIG=$(subkube host kubeconfig)`"
         )
     return path.resolve()
+
+
+def stop_on_host(server: str, reason: str) -> list[VClusterState]:
+    """Stop the local vclusters whose host API is SERVER, recording REASON; the ones
+    stopped. Their data stays: `subkube resume` starts them once the host is back."""
+    stopped = []
+    for namespace, name in known_vclusters():
+        state = load_state(namespace, name)
+        if state is None or state.driver != "local" or not daemonize.pid_alive(state.pid):
+            continue
+        if server_of(Path(state.host_kubeconfig), state.host_context or None) != server:
+            continue
+        assert state.pid is not None
+        daemonize.terminate(state.pid)
+        state = load_state(namespace, name) or state
+        state.phase, state.pid, state.components, state.reason = "Stopped", None, {}, reason
+        state.save()
+        stopped.append(state)
+    return stopped
 
 
 def existing(name: str, namespace: str) -> VClusterState:
@@ -243,11 +263,18 @@ async def observe(states: list[VClusterState]) -> list[VClusterState]:
 async def describe(name: str, namespace: str) -> tuple[VClusterState, dict[str, Any]]:
     """STATE, and what it owns on the host: counts per kind and the name mapping."""
     state = existing(name, namespace)
-    async with driver_of(state) as d:
-        state = await d.observe()
-        counts = await hostops.synced_counts(d.host, state)
-        mapping = await hostops.name_mapping(d.host, state)
+    try:
+        async with driver_of(state) as d:
+            state = await d.observe()
+            counts = await hostops.synced_counts(d.host, state)
+            mapping = await hostops.name_mapping(d.host, state)
+    except SubkubeError as exc:
+        # A vcluster that stopped because its host went away is still described, and why.
+        if state.running:
+            raise
+        return state, {"synced": {}, "mapping": [], "host": str(exc)}
     return state, {
         "synced": counts,
         "mapping": [{"kind": k, "virtual": v, "host": h} for k, v, h in mapping],
+        "host": "",
     }

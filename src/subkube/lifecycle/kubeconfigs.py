@@ -46,6 +46,23 @@ def current_context(path: Path) -> str:
     return str(_read(path).get("current-context") or "")
 
 
+def server_of(path: Path, context: str | None = None) -> str:
+    """The API server URL that CONTEXT (else the current one) of PATH points at; "" when
+    the file or the context is not there."""
+    try:
+        data = _read(path)
+    except (OSError, SubkubeError):
+        return ""
+    wanted = context or data.get("current-context")
+    for ctx in data.get("contexts") or []:
+        if ctx.get("name") == wanted:
+            cluster = (ctx.get("context") or {}).get("cluster")
+            for entry in data.get("clusters") or []:
+                if entry.get("name") == cluster:
+                    return str((entry.get("cluster") or {}).get("server") or "")
+    return ""
+
+
 def host_context_name(state: VClusterState) -> str:
     return state.host_context or current_context(Path(state.host_kubeconfig)) or "host"
 

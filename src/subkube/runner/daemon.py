@@ -31,6 +31,11 @@ async def run(args: argparse.Namespace) -> int:
             config=Config.model_validate_json(Path(args.config).read_text()),
         )
     )
+    return await serve(vc, state)
+
+
+async def serve(vc: VCluster, state: VClusterState) -> int:
+    """Run VC until told to stop, it sleeps, or it has lost its host; STATE says which."""
 
     async def start() -> ControlPlane:
         await vc.start()
@@ -39,9 +44,8 @@ async def run(args: argparse.Namespace) -> int:
         state.server, state.kubeconfig = vc.server, str(vc.kubeconfig)
         return vc.control_plane
 
-    return await daemonize.serve(
-        state, f"vcluster {args.namespace}/{args.name}", start, vc.stop, Sleeper(vc, state)
-    )
+    what = f"vcluster {state.namespace}/{state.name}"
+    return await daemonize.serve(state, what, start, vc.stop, Sleeper(vc, state), vc.lost)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from subkube.kube.client import connect
 from subkube.kube.resource import BY_PLURAL, PODS
 from subkube.kube.rest import Kube, Obj
 from subkube.log import kv
-from subkube.runner import hostside, leader, policies, replicas
+from subkube.runner import hostside, hostwatch, leader, policies, replicas
 from subkube.runner.admission import AdmissionWebhook
 from subkube.runner.kubelet.server import KubeletEndpoint, kubelet_address
 from subkube.runner.renewal import Renewer
@@ -165,6 +165,7 @@ class VCluster:
         self.webhook: AdmissionWebhook | None = None
         self.elector: leader.Elector | None = None
         self.leading: asyncio.Task[None] | None = None
+        self.watching_host: asyncio.Task[str] | None = None
         # Set by start(), for what the leader starts later.
         self.host: Kube
         self.owner: Obj
@@ -200,6 +201,13 @@ class VCluster:
             self.host = host = Kube(host_api)
             await check_host_definitions(host, c.config.sync)
             self.owner = owner = await hostside.ensure_host_objects(host, c.host_namespace, c.name)
+            self.watching_host = watching = asyncio.create_task(
+                hostwatch.lost(
+                    host, c.host_namespace, c.name, c.config.controlPlane.advanced.host_grace
+                ),
+                name="host-watch",
+            )
+            self.stack.push_async_callback(cancel_all, [watching])
             net = c.config.networking
             cidr = net.serviceCIDR or await hostside.discover_service_cidr(host, c.host_namespace)
             api_ip = owner["spec"]["clusterIP"]
@@ -300,6 +308,11 @@ class VCluster:
         except BaseException:
             await self.stack.aclose()
             raise
+
+    async def lost(self) -> str:
+        """Return, once it is so, why this vcluster has no host left (hostwatch)."""
+        assert self.watching_host is not None, "start() first"
+        return await self.watching_host
 
     def _replica(self) -> Replica | None:
         """Who this pod is among the replicas, when there are several."""

@@ -1,0 +1,87 @@
+"""Twenty vclusters on one host, created all at once and deleted all at once: every one
+comes up, and afterwards the host holds nothing of theirs and no process of theirs runs."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from subkube.daemonize import pid_alive
+from tests.conftest import namespace_snapshot
+from tests.e2e.lab import HostLab
+
+pytestmark = pytest.mark.e2e
+
+COUNT = 20
+NAMESPACES = ("many-a", "many-b", "many-c", "many-d")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostLab]:
+    with HostLab(tmp_path_factory.mktemp("many")).running("many", nodes=2) as lab:
+        yield lab
+
+
+def all_at_once(lab: HostLab, argvs: list[list[str]]) -> list[subprocess.CompletedProcess[str]]:
+    """Run the CLI once per ARGV, all of them together."""
+    venv_bin = Path(sys.executable).parent
+    env = {**lab.env, "COLUMNS": "200"}
+    procs = [
+        subprocess.Popen(
+            [str(venv_bin / "subkube"), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **env},
+        )
+        for argv in argvs
+    ]
+    done = []
+    for argv, proc in zip(argvs, procs, strict=True):
+        out, err = proc.communicate(timeout=600)
+        done.append(subprocess.CompletedProcess(argv, proc.returncode, out, err))
+    return done
+
+
+def cluster_scoped_of_subkube(lab: HostLab) -> list[str]:
+    """Cluster-scoped host objects that name a vcluster in their labels."""
+    out = lab.host_json("get", "clusterroles,clusterrolebindings,priorityclasses,storageclasses")
+    return [
+        o["metadata"]["name"]
+        for o in out["items"]
+        if any(k.startswith("subkube.io/") for k in (o["metadata"].get("labels") or {}))
+    ]
+
+
+def test_twenty_vclusters_created_and_deleted_concurrently(lab: HostLab) -> None:
+    for ns in NAMESPACES:
+        lab.host("create", "namespace", ns)
+    before = {ns: namespace_snapshot(lab.host_kc, ns) for ns in NAMESPACES}
+    cluster_before = cluster_scoped_of_subkube(lab)
+    placed = [(f"v{i}", NAMESPACES[i % len(NAMESPACES)]) for i in range(COUNT)]
+
+    created = all_at_once(lab, [["create", n, "-n", ns, "--no-connect"] for n, ns in placed])
+    assert [r.returncode for r in created] == [0] * COUNT, [r.stderr for r in created]
+    rows: list[dict[str, Any]] = json.loads(lab.cli("list", "-o", "json").stdout)
+    assert sorted((r["name"], r["status"]) for r in rows) == sorted(
+        (n, "Running") for n, _ in placed
+    )
+    pids = []
+    for name, ns in placed:
+        state = json.loads((lab.state / "vclusters" / ns / name / "state.json").read_text())
+        pids += [state["pid"], *state["components"].values()]
+        # Each one answers as a cluster of its own.
+        assert lab.host("-n", ns, "get", "service", name).returncode == 0
+
+    deleted = all_at_once(lab, [["delete", n, "-n", ns] for n, ns in placed])
+    assert [r.returncode for r in deleted] == [0] * COUNT, [r.stderr for r in deleted]
+    assert json.loads(lab.cli("list", "-o", "json").stdout or "[]") == []
+    assert not [p for p in pids if pid_alive(p)]
+    for ns in NAMESPACES:
+        assert namespace_snapshot(lab.host_kc, ns) == before[ns], ns
+    assert cluster_scoped_of_subkube(lab) == cluster_before
