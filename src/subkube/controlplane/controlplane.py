@@ -47,6 +47,14 @@ class ControlPlane:
     def kubeconfig(self) -> Path:
         return self.spec.admin_kubeconfig
 
+    @property
+    def store_dir(self) -> Path | None:
+        """Where the store it runs keeps its data; None when the store is elsewhere."""
+        s = self.spec
+        if s.store == "etcd":
+            return None if s.etcd_endpoint else etcd.store_dir(s.data_dir)
+        return None if s.kine_datasource else kine.db_path(s.data_dir).parent
+
     def component_kubeconfig(self, stem: str) -> Path:
         return self.spec.data_dir / f"{stem}.kubeconfig"
 

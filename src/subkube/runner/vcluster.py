@@ -29,6 +29,7 @@ from subkube.runner import hostside, hostwatch, leader, policies, replicas
 from subkube.runner.admission import AdmissionWebhook
 from subkube.runner.kubelet.server import KubeletEndpoint, kubelet_address
 from subkube.runner.renewal import Renewer
+from subkube.runner.storeguard import StoreGuard
 from subkube.snapshot import pending
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
@@ -400,6 +401,10 @@ class VCluster:
             before_sync()
         stack.push_async_callback(self.syncer.stop)
         await self.syncer.start()
+        if self.control_plane.store_dir is not None:
+            guard = StoreGuard(self.virtual, self.control_plane.store_dir)
+            guarding = asyncio.create_task(guard.run(), name="store-guard")
+            stack.push_async_callback(cancel_all, [guarding])
         if c.config.snapshots.schedule:
             # Imported only when used: its S3 client (boto3) adds about 5 MiB to every runner.
             from subkube.snapshot.scheduled import ScheduledSnapshots
