@@ -31,8 +31,13 @@ async def test_without_rights_on_namespaces_its_service_tells() -> None:
     host = await placed()
     await host.delete(SERVICES, "vc", "team")
     host.fail_next("get", 403)
-    why = await hostwatch.gone_why(host, "team", "vc")
+    forbidden = hostwatch.Forbidden()
+    why = await hostwatch.gone_why(host, "team", "vc", forbidden)
     assert why == "its host Service team/vc was deleted"
+    # Refused once, the namespace is not asked for again.
+    asked = host.calls["get"]
+    await hostwatch.gone_why(host, "team", "vc", forbidden)
+    assert host.calls["get"] == asked + 1
 
 
 async def test_an_api_that_stops_answering_ends_it_after_the_grace_only() -> None:

@@ -7,6 +7,7 @@ and records why (`subkube list` and `describe` show it).
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from subkube.kube.resource import NAMESPACES, SERVICES
 from subkube.kube.rest import TRANSIENT, ApiError, Kube
@@ -19,20 +20,32 @@ CHECK_EVERY = 2.0
 LOOK_TIMEOUT = 10.0
 
 
-async def gone_why(host: Kube, namespace: str, service: str) -> str:
+@dataclass
+class Forbidden:
+    """Whether the host has refused to show the namespace (then it is not asked again)."""
+
+    namespace: bool = False
+
+
+async def gone_why(
+    host: Kube, namespace: str, service: str, forbidden: Forbidden | None = None
+) -> str:
     """Why the vcluster has lost its place on the host, or "" while it has it. Raises what
     the host's API raises when it does not answer."""
-    try:
-        ns = await host.get_or_none(NAMESPACES, namespace)
-    except ApiError as exc:
-        # The chart's runner has a Role in its namespace only: its Service tells instead.
-        if exc.status != 403:
-            raise
-    else:
-        if ns is None:
-            return f"host namespace {namespace} was deleted"
-        if ns["metadata"].get("deletionTimestamp"):
-            return f"host namespace {namespace} is being deleted"
+    forbidden = forbidden or Forbidden()
+    if not forbidden.namespace:
+        try:
+            ns = await host.get_or_none(NAMESPACES, namespace)
+        except ApiError as exc:
+            # The chart's runner has a Role in its namespace only: its Service tells instead.
+            if exc.status != 403:
+                raise
+            forbidden.namespace = True
+        else:
+            if ns is None:
+                return f"host namespace {namespace} was deleted"
+            if ns["metadata"].get("deletionTimestamp"):
+                return f"host namespace {namespace} is being deleted"
     if await host.get_or_none(SERVICES, service, namespace) is None:
         return f"its host Service {namespace}/{service} was deleted"
     return ""
@@ -49,10 +62,11 @@ async def lost(
     deleted, or (with a GRACE, in seconds) its API unreachable for that long."""
     loop = asyncio.get_running_loop()
     unreachable_since: float | None = None
+    forbidden = Forbidden()
     while True:
         try:
             async with asyncio.timeout(LOOK_TIMEOUT):
-                why = await gone_why(host, namespace, service)
+                why = await gone_why(host, namespace, service, forbidden)
             if why:
                 return why
             if unreachable_since is not None:
