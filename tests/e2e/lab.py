@@ -65,6 +65,10 @@ class HostLab:
     def env(self) -> dict[str, str]:
         return {"SUBKUBE_STATE_DIR": str(self.state), "KUBECONFIG": str(self.host_kc)}
 
+    def daemon_state(self, *parts: str) -> dict[str, Any]:
+        """A daemon's state file in the lab: ("hosts", NAME) or ("vclusters", NS, NAME)."""
+        return dict(json.loads(self.state.joinpath(*parts, "state.json").read_text()))
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subkube(*args, env=self.env)
 

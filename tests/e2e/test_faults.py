@@ -34,10 +34,6 @@ def lab(tmp_path: Path) -> Iterator[HostLab]:
         yield lab
 
 
-def state(lab: HostLab, *parts: str) -> dict[str, Any]:
-    return dict(json.loads((lab.state.joinpath(*parts, "state.json")).read_text()))
-
-
 def host_copies(lab: HostLab) -> list[dict[str, Any]]:
     """Every host pod of the vcluster (its label), whatever its name."""
     return list(
@@ -126,7 +122,7 @@ def removed_without_orphans(lab: HostLab, namespace: str) -> None:
 
 
 def test_the_host_api_server_restarted_mid_burst(lab: HostLab) -> None:
-    pid = state(lab, "hosts", "faults")["components"]["kube-apiserver"]
+    pid = lab.daemon_state("hosts", "faults")["components"]["kube-apiserver"]
     partial = kill_mid_burst(lab, "host-restart", pid)
     # The host daemon's supervisor starts it again; the syncer reconnects and relists.
     wait_for(
@@ -140,7 +136,7 @@ def test_the_host_api_server_restarted_mid_burst(lab: HostLab) -> None:
 
 
 def test_the_virtual_api_server_restarted_mid_burst(lab: HostLab) -> None:
-    pid = state(lab, "vclusters", NS, VC)["components"]["kube-apiserver"]
+    pid = lab.daemon_state("vclusters", NS, VC)["components"]["kube-apiserver"]
     partial = kill_mid_burst(lab, "virtual-restart", pid)
     wait_for(
         "the virtual API back",

@@ -26,10 +26,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostLab]:
         yield lab
 
 
-def state(lab: HostLab, *parts: str) -> dict[str, Any]:
-    return dict(json.loads((lab.state.joinpath(*parts, "state.json")).read_text()))
-
-
 def create(lab: HostLab, name: str, namespace: str, *flags: str) -> list[int]:
     """Create NAME with one pod synced; the pids of its runner and its components."""
     res = lab.cli("create", name, "-n", namespace, "--no-connect", *flags)
@@ -45,7 +41,7 @@ def create(lab: HostLab, name: str, namespace: str, *flags: str) -> list[int]:
             == 0
         ),
     )
-    recorded = state(lab, "vclusters", namespace, name)
+    recorded = lab.daemon_state("vclusters", namespace, name)
     return [recorded["pid"], *recorded["components"].values()]
 
 
@@ -99,11 +95,11 @@ def test_host_down_stops_its_vclusters_and_a_host_gone_silently_ends_them(lab: H
     assert res.returncode == 0, res.stdout + res.stderr
     assert listed(lab, "tenant")["reason"] == ""
     assert kubectl(lab.kc["tenant"], "get", "pod", "app").returncode == 0
-    recorded = state(lab, "vclusters", "tenant-ns", "tenant")
+    recorded = lab.daemon_state("vclusters", "tenant-ns", "tenant")
     pids = [recorded["pid"], *recorded["components"].values()]
 
     # The host dies without a word: its API never answers again.
-    os.kill(state(lab, "hosts", HOST)["pid"], signal.SIGKILL)
+    os.kill(lab.daemon_state("hosts", HOST)["pid"], signal.SIGKILL)
     wait_for("the runner gone after its grace", lambda: all_gone(pids), 90)
     row = listed(lab, "tenant")
     assert row["status"] == "Stopped"

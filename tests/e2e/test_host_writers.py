@@ -66,7 +66,7 @@ def host(lab: HostLab, kind: str, name: str) -> dict[str, Any]:
 
 def host_writes(lab: HostLab) -> int:
     """Every write the syncer has made (its metrics), all kinds together."""
-    url = json.loads((lab.state / "vclusters" / NS / VC / "state.json").read_text())["metrics"]
+    url = lab.daemon_state("vclusters", NS, VC)["metrics"]
     text = urllib.request.urlopen(url, timeout=10).read().decode()
     return int(
         sum(

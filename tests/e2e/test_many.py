@@ -73,7 +73,7 @@ def test_twenty_vclusters_created_and_deleted_concurrently(lab: HostLab) -> None
     )
     pids = []
     for name, ns in placed:
-        state = json.loads((lab.state / "vclusters" / ns / name / "state.json").read_text())
+        state = lab.daemon_state("vclusters", ns, name)
         pids += [state["pid"], *state["components"].values()]
         # Each one answers as a cluster of its own.
         assert lab.host("-n", ns, "get", "service", name).returncode == 0

@@ -12,7 +12,6 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -41,10 +40,6 @@ def lab(tmp_path: Path) -> Iterator[HostLab]:
 
 def vcluster_file(lab: HostLab, *parts: str) -> Path:
     return lab.state.joinpath("vclusters", NS, VC, *parts)
-
-
-def state(lab: HostLab) -> dict[str, Any]:
-    return dict(json.loads(vcluster_file(lab, "state.json").read_text()))
 
 
 def converged(lab: HostLab, replicas: int) -> str:
@@ -88,7 +83,7 @@ def test_watches_expired_by_compaction_are_relisted_without_loss(lab: HostLab) -
     kubectl(lab.kc[VC], "create", "deployment", "app", "--image=nginx", "--replicas=30")
     wait_for("30 pods synced", lambda: not converged(lab, 30), 180)
     before = [p for p in kubectl(lab.kc[VC], "get", "pods", "-o", "name").stdout.split()]
-    runner = state(lab)["pid"]
+    runner = lab.daemon_state("vclusters", NS, VC)["pid"]
     # Straight to the API server: the front door is the stalled runner's.
     direct = vcluster_file(lab, "data", "controlplane", "admin.kubeconfig")
     log = vcluster_file(lab, "vcluster.log")
@@ -102,7 +97,9 @@ def test_watches_expired_by_compaction_are_relisted_without_loss(lab: HostLab) -
             "the new pods made inside",
             lambda: len(kubectl(direct, "get", "pods", "-o", "name").stdout.split()) >= 70,
         )
-        os.kill(state(lab)["components"]["kube-apiserver"], signal.SIGKILL)
+        os.kill(
+            lab.daemon_state("vclusters", NS, VC)["components"]["kube-apiserver"], signal.SIGKILL
+        )
         status = json.loads(etcdctl(lab, "endpoint", "status", "-w", "json"))
         revision = status[0]["Status"]["header"]["revision"]
         etcdctl(lab, "compact", str(revision))
