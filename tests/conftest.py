@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from subkube import podman
 from subkube.binaries.catalog import find
-from subkube.controlplane.process import free_port
+from subkube.controlplane.ports import free_port
 from subkube.hostcluster.engine import HOST_LABEL
 from subkube.image import recipe
 

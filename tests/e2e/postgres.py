@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from subkube.controlplane.process import die_with_parent, free_port
+from subkube.controlplane.ports import free_port
+from subkube.controlplane.process import die_with_parent
 
 USER = "subkube"
 PASSWORD = "pg-secret-7d1e9c"

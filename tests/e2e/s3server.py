@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from subkube.controlplane.process import free_port
+from subkube.controlplane.ports import free_port
 from subkube.snapshot.urls import S3Settings
 from tests.conftest import require_binary
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from subkube.controlplane import etcd
-from subkube.controlplane.process import free_port, port_in_use
+from subkube.controlplane.ports import free_port, port_in_use
 from tests.conftest import (
     kubectl,
     namespace_snapshot,

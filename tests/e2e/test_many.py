@@ -48,6 +48,15 @@ def all_at_once(lab: HostLab, argvs: list[list[str]]) -> list[subprocess.Complet
     return done
 
 
+def failed(done: list[subprocess.CompletedProcess[str]]) -> str:
+    """Every run that failed, with its whole error output: one in twenty fails rarely."""
+    return "\n".join(
+        f"subkube {' '.join(r.args)} exited {r.returncode}:\n{r.stderr}"
+        for r in done
+        if r.returncode
+    )
+
+
 def cluster_scoped_of_subkube(lab: HostLab) -> list[str]:
     """Cluster-scoped host objects that name a vcluster in their labels."""
     out = lab.host_json("get", "clusterroles,clusterrolebindings,priorityclasses,storageclasses")
@@ -66,7 +75,7 @@ def test_twenty_vclusters_created_and_deleted_concurrently(lab: HostLab) -> None
     placed = [(f"v{i}", NAMESPACES[i % len(NAMESPACES)]) for i in range(COUNT)]
 
     created = all_at_once(lab, [["create", n, "-n", ns, "--no-connect"] for n, ns in placed])
-    assert [r.returncode for r in created] == [0] * COUNT, [r.stderr for r in created]
+    assert not failed(created)
     rows: list[dict[str, Any]] = json.loads(lab.cli("list", "-o", "json").stdout)
     assert sorted((r["name"], r["status"]) for r in rows) == sorted(
         (n, "Running") for n, _ in placed
@@ -79,7 +88,7 @@ def test_twenty_vclusters_created_and_deleted_concurrently(lab: HostLab) -> None
         assert lab.host("-n", ns, "get", "service", name).returncode == 0
 
     deleted = all_at_once(lab, [["delete", n, "-n", ns] for n, ns in placed])
-    assert [r.returncode for r in deleted] == [0] * COUNT, [r.stderr for r in deleted]
+    assert not failed(deleted)
     assert json.loads(lab.cli("list", "-o", "json").stdout or "[]") == []
     assert not [p for p in pids if pid_alive(p)]
     for ns in NAMESPACES:

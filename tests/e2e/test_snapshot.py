@@ -15,7 +15,7 @@ import pytest
 
 from subkube.config.model import Config
 from subkube.controlplane.controlplane import ControlPlane
-from subkube.controlplane.process import free_port
+from subkube.controlplane.ports import free_port
 from subkube.controlplane.spec import ControlPlaneSpec, Store
 from subkube.errors import SubkubeError
 from subkube.snapshot import archive, pending

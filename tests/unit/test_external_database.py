@@ -11,7 +11,8 @@ from subkube.config.load import load, validate
 from subkube.config.model import redact_datasource, redacted
 from subkube.controlplane import kine
 from subkube.controlplane.health import ComponentFailed, wait_tcp
-from subkube.controlplane.process import Process, free_port
+from subkube.controlplane.ports import free_port
+from subkube.controlplane.process import Process
 from subkube.daemonize import DaemonState, wait_running
 from subkube.errors import SubkubeError
 from subkube.runner.vcluster import store_of

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from subkube.controlplane.health import ComponentFailed, wait_until_healthy
-from subkube.controlplane.process import Process, free_port
+from subkube.controlplane.ports import free_port
+from subkube.controlplane.process import Process
 from subkube.daemonize import pid_alive
 
 

@@ -13,7 +13,8 @@ from subkube.binaries.catalog import locate
 from subkube.controlplane import apiserver, controller_manager, etcd, kine, kubeconfig, scheduler
 from subkube.controlplane.health import ComponentFailed, wait_tcp, wait_until_healthy
 from subkube.controlplane.pki import ADMIN, CONTROLLER_MANAGER, PKI, SCHEDULER, ensure_pki
-from subkube.controlplane.process import Process, port_in_use
+from subkube.controlplane.ports import port_in_use
+from subkube.controlplane.process import Process
 from subkube.controlplane.spec import ControlPlaneSpec, assign_ports
 from subkube.log import kv
 

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import os
 import signal
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -151,34 +150,3 @@ class Process:
 
     def log_tail(self, lines: int = 15) -> str:
         return tail(self.log_path, lines)
-
-
-def free_port(address: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((address, 0))
-        return int(s.getsockname()[1])
-
-
-def remembered_port(path: Path, address: str = "127.0.0.1") -> int:
-    """The port recorded in PATH if it is still free on ADDRESS, else a fresh one (recorded):
-    whatever advertises it (a node's kubelet port) stays right across restarts."""
-    try:
-        port = int(path.read_text())
-    except (OSError, ValueError):
-        port = 0
-    if not port or port_in_use(port, address):
-        port = free_port(address)
-        path.write_text(str(port))
-    return port
-
-
-def port_in_use(port: int, address: str = "127.0.0.1") -> bool:
-    """Whether something listens on PORT. SO_REUSEADDR as Go servers set it: a port whose
-    last connections are in TIME_WAIT after a stop is free for them, and so for us."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((address, port))
-        except OSError:
-            return True
-    return False

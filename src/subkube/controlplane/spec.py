@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from subkube.controlplane.pki import LEAF_LIFETIME
-from subkube.controlplane.process import free_port, port_in_use
+from subkube.controlplane.ports import free_port, port_in_use
 
 Store = Literal["kine", "etcd"]
 

@@ -28,7 +28,8 @@ from subkube.binaries.gobuild import KWOK_CRDS, KWOK_CRDS_FILE, KWOK_STAGES_FILE
 from subkube.controlplane import kwok
 from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.health import wait_until_healthy
-from subkube.controlplane.process import Process, remembered_port
+from subkube.controlplane.ports import remembered_port
+from subkube.controlplane.process import Process
 from subkube.controlplane.spec import ControlPlaneSpec
 from subkube.errors import SubkubeError
 from subkube.hostcluster import engine, tuning

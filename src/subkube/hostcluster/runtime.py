@@ -26,7 +26,8 @@ from pathlib import Path
 
 from subkube import podman
 from subkube.controlplane.kwok import ATTACHES, EXECS, LOGS, PORT_FORWARDS
-from subkube.controlplane.process import Process, free_port
+from subkube.controlplane.ports import free_port
+from subkube.controlplane.process import Process
 from subkube.hostcluster import engine, podspec
 from subkube.kube.controller import Controller
 from subkube.kube.informer import Informer

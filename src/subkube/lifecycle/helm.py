@@ -19,7 +19,7 @@ from subkube import daemonize
 from subkube.binaries.catalog import locate
 from subkube.config.model import Config
 from subkube.controlplane import kubeconfig as kc
-from subkube.controlplane.process import free_port, port_in_use
+from subkube.controlplane.ports import free_port, port_in_use
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect

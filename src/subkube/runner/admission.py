@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from subkube.controlplane.pki import PKI
-from subkube.controlplane.process import remembered_port
+from subkube.controlplane.ports import remembered_port
 from subkube.kube.resource import Resource
 from subkube.kube.rest import TRANSIENT, ApiError, Kube, Obj
 from subkube.log import kv

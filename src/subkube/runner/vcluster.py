@@ -17,7 +17,7 @@ from subkube.aio import cancel_all
 from subkube.config.model import Config
 from subkube.config.schedule import parse_duration
 from subkube.controlplane.controlplane import ControlPlane
-from subkube.controlplane.process import free_port, remembered_port
+from subkube.controlplane.ports import free_port, remembered_port
 from subkube.controlplane.spec import ControlPlaneSpec, Replica
 from subkube.errors import SubkubeError
 from subkube.frontdoor.proxy import FrontDoor

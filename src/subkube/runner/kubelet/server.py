@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from kubernetes_asyncio import client
 
 from subkube.controlplane.pki import KUBELET_CLIENT, PKI
-from subkube.controlplane.process import remembered_port
+from subkube.controlplane.ports import remembered_port
 from subkube.kube.informer import Informer
 from subkube.kube.rest import TRANSIENT, ApiError, Kube, Obj
 from subkube.kube.upgrade import READ_SIZE, close_writer, open_upgrade, splice
