@@ -49,15 +49,19 @@ class Events(engine.Kind):
         if vevent is None:
             return
         virtual, vmeta = self.ctx.virtual, vevent["metadata"]
+        # Most events are new: create first, and read the one inside only when it exists.
+        try:
+            await virtual.create(EVENTS, vevent, vmeta["namespace"])
+            self.count("create")
+            return
+        except ApiError as exc:
+            if not exc.already_exists:
+                # The namespace may be terminating; events are best effort.
+                if exc.status in (403, 404, 409):
+                    return
+                raise
         existing = await virtual.get_or_none(EVENTS, vmeta["name"], vmeta["namespace"])
         if existing is None:
-            try:
-                await virtual.create(EVENTS, vevent, vmeta["namespace"])
-                self.count("create")
-            except ApiError as exc:
-                # The namespace may be terminating; events are best effort.
-                if exc.status not in (403, 404, 409):
-                    raise
             return
         if existing.get("count") != vevent["count"] or existing.get("message") != vevent["message"]:
             await virtual.patch(
