@@ -169,6 +169,30 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used, in seconds (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(processes: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in processes.items()}
+
+
+def cpu_used(before: dict[str, float], processes: dict[str, int]) -> dict[str, float]:
+    """CPU seconds each of PROCESSES used since BEFORE (from cpu_of), most first."""
+    now = cpu_of(processes)
+    used = {name: now[name] - before.get(name, 0.0) for name in now}
+    return dict(sorted(used.items(), key=lambda item: -item[1]))
+
+
+def cpu_shown(used: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in used.items() if seconds >= 0.1)
+
+
 def cli(*args: str, env: dict[str, str], check: bool = True) -> str:
     res = subprocess.run(
         [*SUBKUBE, *args], capture_output=True, text=True, env={**os.environ, **env}, check=False
@@ -192,6 +216,12 @@ class Host:
         kubeconfig = cli("kubeconfig", name, "-n", namespace, env=self.env).strip()
         return VCluster(name, namespace, Path(kubeconfig), self)
 
+    def processes(self) -> dict[str, int]:
+        """The host's own processes (its daemon and control plane), by name."""
+        path = Path(self.env["SUBKUBE_STATE_DIR"]) / "hosts" / self.name / "state.json"
+        state = json.loads(path.read_text())
+        return {"host daemon": int(state["pid"]), **_prefixed("host", state["components"])}
+
     def state_of(self, name: str, namespace: str) -> dict[str, Any]:
         path = Path(self.env["SUBKUBE_STATE_DIR"]) / "vclusters" / namespace / name
         return dict(json.loads((path / "state.json").read_text()))
@@ -212,12 +242,21 @@ class VCluster:
     def runner_pid(self) -> int:
         return int(self.state["pid"])
 
+    def processes(self) -> dict[str, int]:
+        """The runner (front door and syncer) and its control plane, by name."""
+        state = self.state
+        return {"runner": int(state["pid"]), **_prefixed("virtual", state["components"])}
+
     def memory(self) -> dict[str, float]:
         """RSS in MiB of the runner (front door and syncer) and of each of its components."""
         state = self.state
         out = {"runner": rss_mib(int(state["pid"]))}
         out.update({name: rss_mib(pid) for name, pid in state["components"].items()})
         return out
+
+
+def _prefixed(side: str, components: dict[str, int]) -> dict[str, int]:
+    return {f"{side} {name}": int(pid) for name, pid in components.items()}
 
 
 @contextmanager
