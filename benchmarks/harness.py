@@ -169,24 +169,69 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU a process has used, in seconds (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_of(processes: dict[str, int]) -> dict[str, float]:
-    return {name: cpu_seconds(pid) for name, pid in processes.items()}
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent on anything but idling, since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) / TICKS
 
 
-def cpu_used(before: dict[str, float], processes: dict[str, int]) -> dict[str, float]:
-    """CPU seconds each of PROCESSES used since BEFORE (from cpu_of), most first."""
-    now = cpu_of(processes)
-    used = {name: now[name] - before.get(name, 0.0) for name in now}
-    return dict(sorted(used.items(), key=lambda item: -item[1]))
+@dataclass
+class CpuMeter:
+    """CPU used by process trees (a host daemon, a runner, with their components), by
+    process name. A component restarted in between is named: its old process's CPU is
+    gone with it, so its share is then a floor."""
+
+    roots: dict[str, int]
+    started: dict[int, tuple[str, float]] = field(default_factory=dict)
+    busy: float = 0.0
+
+    def start(self) -> None:
+        self.started, self.busy = self._snapshot(), machine_busy_seconds()
+
+    def _snapshot(self) -> dict[int, tuple[str, float]]:
+        stats: dict[int, tuple[int, str, float]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                head, _, rest = (entry / "stat").read_text().rpartition(")")
+            except OSError:
+                continue
+            fields = rest.split()
+            comm = head.partition("(")[2]
+            stats[int(entry.name)] = (
+                int(fields[1]),
+                comm,
+                (int(fields[11]) + int(fields[12])) / TICKS,
+            )
+        out: dict[int, tuple[str, float]] = {}
+        for label, root in self.roots.items():
+            todo = [root]
+            while todo:
+                pid = todo.pop()
+                if pid not in stats or pid in out:
+                    continue
+                out[pid] = (
+                    label if pid == root else f"{label.split()[0]} {stats[pid][1]}",
+                    stats[pid][2],
+                )
+                todo += [child for child, (ppid, _, _) in stats.items() if ppid == pid]
+        return out
+
+    def used(self) -> tuple[float, dict[str, float], list[str]]:
+        """Machine-wide busy CPU seconds since start(); the trees' CPU by process name, most
+        first; the names whose process was replaced in between."""
+        now = self._snapshot()
+        by_name: dict[str, float] = {}
+        for pid, (name, seconds) in now.items():
+            by_name[name] = by_name.get(name, 0.0) + seconds - self.started.get(pid, ("", 0.0))[1]
+        replaced = sorted({name for pid, (name, _) in self.started.items() if pid not in now})
+        ordered = dict(sorted(by_name.items(), key=lambda item: -item[1]))
+        return machine_busy_seconds() - self.busy, ordered, replaced
 
 
 def cpu_shown(used: dict[str, float]) -> str:
@@ -216,11 +261,10 @@ class Host:
         kubeconfig = cli("kubeconfig", name, "-n", namespace, env=self.env).strip()
         return VCluster(name, namespace, Path(kubeconfig), self)
 
-    def processes(self) -> dict[str, int]:
-        """The host's own processes (its daemon and control plane), by name."""
+    @property
+    def daemon_pid(self) -> int:
         path = Path(self.env["SUBKUBE_STATE_DIR"]) / "hosts" / self.name / "state.json"
-        state = json.loads(path.read_text())
-        return {"host daemon": int(state["pid"]), **_prefixed("host", state["components"])}
+        return int(json.loads(path.read_text())["pid"])
 
     def state_of(self, name: str, namespace: str) -> dict[str, Any]:
         path = Path(self.env["SUBKUBE_STATE_DIR"]) / "vclusters" / namespace / name
@@ -242,21 +286,12 @@ class VCluster:
     def runner_pid(self) -> int:
         return int(self.state["pid"])
 
-    def processes(self) -> dict[str, int]:
-        """The runner (front door and syncer) and its control plane, by name."""
-        state = self.state
-        return {"runner": int(state["pid"]), **_prefixed("virtual", state["components"])}
-
     def memory(self) -> dict[str, float]:
         """RSS in MiB of the runner (front door and syncer) and of each of its components."""
         state = self.state
         out = {"runner": rss_mib(int(state["pid"]))}
         out.update({name: rss_mib(pid) for name, pid in state["components"].items()})
         return out
-
-
-def _prefixed(side: str, components: dict[str, int]) -> dict[str, int]:
-    return {f"{side} {name}": int(pid) for name, pid in components.items()}
 
 
 @contextmanager

@@ -21,33 +21,33 @@ async def _burst(kube: Kube, clock: PodClock, pods: int, namespaces: list[str]) 
 
 async def measure(host: harness.Host, pods: int, namespaces: int, report: harness.Report) -> None:
     names = [f"burst-{i}" for i in range(namespaces)]
-    # What each side's processes spent on the burst: on a machine whose cores the host and
-    # the vcluster share, the CPU each pod costs bounds the ratio.
-    processes = host.processes()
+    # What each side spent on the burst: on a machine whose cores the host and the
+    # vcluster share, the CPU each pod costs bounds the ratio.
+    meter = harness.CpuMeter({"host daemon": host.daemon_pid})
     async with AsyncExitStack() as stack:
         host_kube, host_clock = await clock_on(stack, host.kubeconfig, name="direct")
-        before = harness.cpu_of(processes)
+        meter.start()
         direct = await _burst(host_kube, host_clock, pods, names)
-        direct_cpu = harness.cpu_used(before, processes)
+        direct_cpu = meter.used()
         await workload.remove_namespaces(host_kube, names)
         vc = await asyncio.to_thread(host.vcluster, "bench", "tenant")
-        processes |= vc.processes()
+        meter.roots["vcluster runner"] = vc.runner_pid
         inside_kube, inside_clock = await clock_on(stack, vc.kubeconfig, name="inside")
-        before = harness.cpu_of(processes)
+        meter.start()
         through = await _burst(inside_kube, inside_clock, pods, names)
-        through_cpu = harness.cpu_used(before, processes)
+        through_cpu = meter.used()
         memory = vc.memory()
     report.add("directly on the host, all Running", direct[-1], "s")
     report.add("through the vcluster, all Running inside", through[-1], "s")
     report.add("ratio vcluster / direct", through[-1] / direct[-1], "", "≤ 1.10 at 10k pods")
     sides = (("directly", direct, direct_cpu), ("through the vcluster", through, through_cpu))
-    for how, seconds, cpu in sides:
-        spent = sum(cpu.values())
-        report.add(f"CPU per pod, {how}", spent / pods * 1000, "ms")
-        report.add(f"cores busy, {how}", spent / seconds[-1], "")
-        report.settings[f"CPU {how}"] = harness.cpu_shown(cpu)
-    cpu_ratio = sum(through_cpu.values()) / sum(direct_cpu.values())
-    report.add("CPU ratio vcluster / direct", cpu_ratio, "")
+    for how, seconds, (busy, by_name, replaced) in sides:
+        report.add(f"CPU per pod (whole machine), {how}", busy / pods * 1000, "ms")
+        report.add(f"cores busy, {how}", busy / seconds[-1], "")
+        report.settings[f"CPU {how}"] = harness.cpu_shown(by_name)
+        if replaced:
+            report.settings[f"restarted during the burst, {how}"] = ", ".join(replaced)
+    report.add("CPU ratio vcluster / direct", through_cpu[0] / direct_cpu[0], "")
     report.add("syncer (runner) RSS after", memory["runner"], "MiB")
     report.chart = charts.running_over_time(
         harness.chart_path(f"burst-{pods}"),
