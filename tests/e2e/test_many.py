@@ -75,7 +75,8 @@ def test_twenty_vclusters_created_and_deleted_concurrently(lab: HostLab) -> None
     placed = [(f"v{i}", NAMESPACES[i % len(NAMESPACES)]) for i in range(COUNT)]
 
     created = all_at_once(lab, [["create", n, "-n", ns, "--no-connect"] for n, ns in placed])
-    assert not failed(created)
+    why = failed(created)
+    assert not why, why
     rows: list[dict[str, Any]] = json.loads(lab.cli("list", "-o", "json").stdout)
     assert sorted((r["name"], r["status"]) for r in rows) == sorted(
         (n, "Running") for n, _ in placed
@@ -88,7 +89,8 @@ def test_twenty_vclusters_created_and_deleted_concurrently(lab: HostLab) -> None
         assert lab.host("-n", ns, "get", "service", name).returncode == 0
 
     deleted = all_at_once(lab, [["delete", n, "-n", ns] for n, ns in placed])
-    assert not failed(deleted)
+    why = failed(deleted)
+    assert not why, why
     assert json.loads(lab.cli("list", "-o", "json").stdout or "[]") == []
     assert not [p for p in pids if pid_alive(p)]
     for ns in NAMESPACES:
