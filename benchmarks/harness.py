@@ -158,18 +158,73 @@ def command_line() -> str:
     return "python -m benchmarks " + shlex.join(sys.argv[1:])
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process, in MiB (0 once it is gone)."""
+def _status_mib(pid: int, path: str, fields: tuple[str, ...]) -> float:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        lines = Path(f"/proc/{pid}/{path}").read_text().splitlines()
     except OSError:
-        pass
-    return 0.0
+        return 0.0
+    return sum(int(line.split()[1]) for line in lines if line.startswith(fields)) / 1024
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, in MiB (0 once it is gone): with the pages of its
+    binary and libraries, which every process running the same file shares."""
+    return _status_mib(pid, "status", ("VmRSS:",))
+
+
+def private_mib(pid: int) -> float:
+    """Memory only this process holds, in MiB: what the machine gets back when it ends."""
+    return _status_mib(pid, "smaps_rollup", ("Private_Clean:", "Private_Dirty:"))
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Process:
+    ppid: int
+    name: str
+    cpu_seconds: float
+
+
+def processes() -> dict[int, Process]:
+    """Every process on the machine, from /proc/<pid>/stat."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                out[int(entry.name)] = _process(entry / "stat")
+            except OSError:
+                continue
+    return out
+
+
+def _process(stat: Path) -> Process:
+    # The name sits in parentheses and may hold spaces and parentheses itself.
+    head, _, rest = stat.read_text().rpartition(")")
+    fields = rest.split()
+    return Process(
+        int(fields[1]), head.partition("(")[2], (int(fields[11]) + int(fields[12])) / TICKS
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU one process has used, user and system, in seconds."""
+    return _process(Path(f"/proc/{pid}/stat")).cpu_seconds
+
+
+def tree(root: int, procs: dict[int, Process]) -> list[int]:
+    """ROOT and every process below it, among PROCS."""
+    children: dict[int, list[int]] = {}
+    for pid, proc in procs.items():
+        children.setdefault(proc.ppid, []).append(pid)
+    out: list[int] = []
+    todo = [root] if root in procs else []
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
 
 
 def machine_busy_seconds() -> float:
@@ -193,33 +248,12 @@ class CpuMeter:
         self.started, self.busy = self._snapshot(), machine_busy_seconds()
 
     def _snapshot(self) -> dict[int, tuple[str, float]]:
-        stats: dict[int, tuple[int, str, float]] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                head, _, rest = (entry / "stat").read_text().rpartition(")")
-            except OSError:
-                continue
-            fields = rest.split()
-            comm = head.partition("(")[2]
-            stats[int(entry.name)] = (
-                int(fields[1]),
-                comm,
-                (int(fields[11]) + int(fields[12])) / TICKS,
-            )
+        procs = processes()
         out: dict[int, tuple[str, float]] = {}
         for label, root in self.roots.items():
-            todo = [root]
-            while todo:
-                pid = todo.pop()
-                if pid not in stats or pid in out:
-                    continue
-                out[pid] = (
-                    label if pid == root else f"{label.split()[0]} {stats[pid][1]}",
-                    stats[pid][2],
-                )
-                todo += [child for child, (ppid, _, _) in stats.items() if ppid == pid]
+            for pid in tree(root, procs):
+                name = label if pid == root else f"{label.split()[0]} {procs[pid].name}"
+                out.setdefault(pid, (name, procs[pid].cpu_seconds))
         return out
 
     def used(self) -> tuple[float, dict[str, float], list[str]]:
@@ -286,12 +320,12 @@ class VCluster:
     def runner_pid(self) -> int:
         return int(self.state["pid"])
 
-    def memory(self) -> dict[str, float]:
-        """RSS in MiB of the runner (front door and syncer) and of each of its components."""
+    def memory(self, measure: Callable[[int], float] = rss_mib) -> dict[str, float]:
+        """MEASURE (RSS unless told), in MiB, of the runner (front door and syncer) and of
+        each of its components."""
         state = self.state
-        out = {"runner": rss_mib(int(state["pid"]))}
-        out.update({name: rss_mib(pid) for name, pid in state["components"].items()})
-        return out
+        pids = {"runner": int(state["pid"]), **state["components"]}
+        return {name: measure(pid) for name, pid in pids.items()}
 
 
 @contextmanager

@@ -13,21 +13,13 @@ loop would show there).
 
 import argparse
 import json
-import os
 import time
-from pathlib import Path
 
 import httpx
 from common import host_with_vcluster, run
+from harness import cpu_seconds
 
 from subkube.binaries.catalog import locate
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def metric(url: str, name: str) -> float:

@@ -14,33 +14,15 @@ import time
 from pathlib import Path
 
 from common import host_with_vcluster, run
-from harness import SUBKUBE, rss_mib
+from harness import SUBKUBE, processes, rss_mib, tree
 
 from subkube.runner.sleep import wake
-
-
-def tree(root: int) -> list[int]:
-    """ROOT and every process below it."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            pid, rest = stat.read_text().split(" (", 1)
-        except OSError:
-            continue
-        ppid = int(rest.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(pid))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += children.get(pid, [])
-    return out
 
 
 def resident(pid: int) -> tuple[float, list[tuple[str, float]]]:
     """The RSS of PID's whole process tree, in MiB, and each process's."""
     parts = []
-    for p in tree(pid):
+    for p in tree(pid, processes()):
         try:
             argv = [a.decode() for a in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0") if a]
             label = Path(argv[0]).name

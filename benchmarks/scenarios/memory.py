@@ -14,7 +14,7 @@ SETTLE = 10.0
 async def measure(host: harness.Host, steps: list[int], report: harness.Report) -> None:
     vc = await asyncio.to_thread(host.vcluster, "bench", "tenant")
     await asyncio.sleep(SETTLE)
-    idle = vc.memory()
+    idle, private = vc.memory(), vc.memory(harness.private_mib)
     points = [(0, idle["runner"])]
     async with AsyncExitStack() as stack:
         inside, virtual = await clock_on(stack, vc.kubeconfig, name="inside")
@@ -26,6 +26,9 @@ async def measure(host: harness.Host, steps: list[int], report: harness.Report) 
     for name, mib in idle.items():
         report.add(f"idle RSS, {name}", mib, "MiB")
     report.add("idle RSS, whole vcluster", sum(idle.values()), "MiB", "≤ 300 MiB")
+    for name, mib in private.items():
+        report.add(f"idle private memory, {name}", mib, "MiB")
+    report.add("idle private memory, whole vcluster", sum(private.values()), "MiB")
     for pods, mib in points[1:]:
         report.add(f"runner RSS at {pods} pods", mib, "MiB")
     top_pods, top = points[-1]

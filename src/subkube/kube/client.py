@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from kubernetes_asyncio import client, config
-from kubernetes_asyncio.client import rest
-
 from subkube.aio import cancel_all
 from subkube.errors import SubkubeError
+from subkube.kube import upstream
+from subkube.kube.upstream import ConfigException, Configuration, load_kube_config, rest
 
 # Longer than any request lasts (a watch ends after 300 s, its client gives it 30 s more):
 # the connections made with a client's former credentials are closed after that.
@@ -20,13 +19,13 @@ RETIRE_AFTER = 360.0
 
 async def _configuration(
     kubeconfig: Path, context: str | None, pool_size: int | None
-) -> client.Configuration:
-    cfg = client.Configuration()
+) -> Configuration:
+    cfg = Configuration()
     try:
-        await config.load_kube_config(
+        await load_kube_config(
             config_file=str(kubeconfig), context=context, client_configuration=cfg
         )
-    except (OSError, config.ConfigException) as exc:
+    except (OSError, ConfigException) as exc:
         raise SubkubeError(f"cannot load kubeconfig {kubeconfig}: {exc}") from exc
     if pool_size:
         cfg.connection_pool_maxsize = pool_size
@@ -51,12 +50,10 @@ def _without_env(made: rest.RESTClientObject) -> rest.RESTClientObject:
     return made
 
 
-class ApiClient(client.ApiClient):
+class ApiClient(upstream.ApiClient):
     """kubernetes_asyncio's client, which can take renewed credentials while it runs."""
 
-    def __init__(
-        self, configuration: client.Configuration, kubeconfig: Path, context: str | None
-    ) -> None:
+    def __init__(self, configuration: Configuration, kubeconfig: Path, context: str | None) -> None:
         super().__init__(configuration=configuration)
         _without_env(self.rest_client)
         self.kubeconfig = kubeconfig

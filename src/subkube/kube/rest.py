@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-from kubernetes_asyncio import client
 
 from subkube.kube.resource import Resource
+from subkube.kube.upstream import ApiClient
 
 Obj = dict[str, Any]
 
@@ -45,7 +45,7 @@ class ApiError(Exception):
 
 
 class Kube:
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: ApiClient) -> None:
         self.api = api
 
     async def _open(

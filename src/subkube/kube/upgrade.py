@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import h11
-from kubernetes_asyncio import client
+
+from subkube.kube.upstream import ApiClient, Configuration
 
 # A response head or body beyond this is not what an API server sends for these requests.
 MAX_BODY = 1 << 20
 READ_SIZE = 1 << 16
 
 
-def ssl_context(cfg: client.Configuration) -> ssl.SSLContext:
+def ssl_context(cfg: Configuration) -> ssl.SSLContext:
     """The TLS settings kubernetes_asyncio's own REST client derives from a kubeconfig."""
     ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert)
     if cfg.cert_file:
@@ -58,7 +59,7 @@ async def close_writer(writer: asyncio.StreamWriter) -> None:
 
 
 async def open_upgrade(
-    api: client.ApiClient,
+    api: ApiClient,
     method: str,
     target: str,
     headers: list[tuple[str, str]],

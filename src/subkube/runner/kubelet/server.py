@@ -26,13 +26,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import h11
 from cryptography.hazmat.primitives import serialization
-from kubernetes_asyncio import client
 
 from subkube.controlplane.pki import KUBELET_CLIENT, PKI
 from subkube.controlplane.ports import remembered_port
 from subkube.kube.informer import Informer
 from subkube.kube.rest import TRANSIENT, ApiError, Kube, Obj
 from subkube.kube.upgrade import READ_SIZE, close_writer, open_upgrade, splice
+from subkube.kube.upstream import ApiClient
 from subkube.log import kv
 from subkube.runner.kubelet import routes, stats
 from subkube.syncer import names
@@ -91,7 +91,7 @@ class KubeletEndpoint:
         *,
         address: str,
         pki: PKI,
-        host_api: client.ApiClient,
+        host_api: ApiClient,
         host_namespace: str,
         vcluster: str,
         ports_dir: Path,
