@@ -163,9 +163,13 @@ def test_host_events_are_translated_back_without_host_names() -> None:
         "firstTimestamp": "2026-01-01T00:00:00Z",
         "lastTimestamp": "2026-01-01T00:00:00Z",
     }
-    v = events.to_virtual(hevent, involved, host_namespace="team-a")
+    v = events.to_virtual(hevent, involved, host_namespace="team-a", vcluster="vc1")
     assert v is not None
-    assert v["metadata"] == {"name": "web-1.17abc", "namespace": "demo"}
+    assert v["metadata"] == {
+        "name": "web-1.17abc",
+        "namespace": "demo",
+        "labels": {names.LABEL_MANAGED_BY: "vc1"},
+    }
     assert v["involvedObject"] == {
         "kind": "Pod",
         "name": "web-1",
@@ -173,7 +177,20 @@ def test_host_events_are_translated_back_without_host_names() -> None:
         "uid": "vuid",
     }
     assert v["message"] == "Successfully assigned demo/web-1 to node-1"
-    assert events.to_virtual(hevent, {"metadata": {"name": "x"}}, host_namespace="team-a") is None
+    assert (
+        events.to_virtual(
+            hevent, {"metadata": {"name": "x"}}, host_namespace="team-a", vcluster="vc1"
+        )
+        is None
+    )
+    kept = events.copied({**v, "metadata": {**v["metadata"], "resourceVersion": "7"}})
+    assert events.changed(kept, v) is None
+    again = {**v, "count": 2, "lastTimestamp": "2026-01-01T00:01:00Z"}
+    assert events.changed(kept, again) == {
+        "count": 2,
+        "message": v["message"],
+        "lastTimestamp": "2026-01-01T00:01:00Z",
+    }
 
 
 def test_daemonset_pods_alone_do_not_keep_a_fake_node() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from subkube.kube.informer import Informer, Key
 from subkube.kube.resource import EVENTS
 from subkube.kube.rest import ApiError, Obj
-from subkube.syncer import engine
+from subkube.syncer import engine, names
 from subkube.syncer.resources.events import translate
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,16 @@ class Events(engine.Kind):
         self.involved = {
             kind: ctx.owned(res) for kind, res in ctx.to_host_kinds.items() if res.namespaced
         }
+        # The copies made inside, so that a replay of the host's events (every start lists
+        # them all) writes nothing for those already there.
+        self.copies = ctx.cache.informer(
+            "virtual",
+            EVENTS,
+            label_selector=f"{names.LABEL_MANAGED_BY}={ctx.vcluster}",
+            keep=translate.copied,
+        )
         self.events.add_handler(self._on_event)
-        return [self.events, *self.involved.values()]
+        return [self.events, self.copies, *self.involved.values()]
 
     def _on_event(self, kind: str, obj: Obj) -> None:
         if kind != "DELETED" and obj.get("involvedObject", {}).get("kind") in self.involved:
@@ -45,33 +53,29 @@ class Events(engine.Kind):
         involved = informer.get(self.ctx.host_namespace, ref.get("name", "")) if informer else None
         if involved is None:
             return
-        vevent = translate.to_virtual(hevent, involved, host_namespace=self.ctx.host_namespace)
+        vevent = translate.to_virtual(
+            hevent, involved, host_namespace=self.ctx.host_namespace, vcluster=self.ctx.vcluster
+        )
         if vevent is None:
             return
         virtual, vmeta = self.ctx.virtual, vevent["metadata"]
-        # Most events are new: create first, and read the one inside only when it exists.
-        try:
-            await virtual.create(EVENTS, vevent, vmeta["namespace"])
-            self.count("create")
-            return
-        except ApiError as exc:
-            if not exc.already_exists:
-                # The namespace may be terminating; events are best effort.
-                if exc.status in (403, 404, 409):
-                    return
-                raise
-        existing = await virtual.get_or_none(EVENTS, vmeta["name"], vmeta["namespace"])
+        existing = self.copies.get(vmeta["namespace"], vmeta["name"])
         if existing is None:
-            return
-        if existing.get("count") != vevent["count"] or existing.get("message") != vevent["message"]:
-            await virtual.patch(
-                EVENTS,
-                vmeta["name"],
-                {
-                    "count": vevent["count"],
-                    "message": vevent["message"],
-                    "lastTimestamp": vevent.get("lastTimestamp"),
-                },
-                vmeta["namespace"],
-            )
+            try:
+                await virtual.create(EVENTS, vevent, vmeta["namespace"])
+                self.count("create")
+                return
+            except ApiError as exc:
+                if not exc.already_exists:
+                    # The namespace may be terminating; events are best effort.
+                    if exc.status in (403, 404, 409):
+                        return
+                    raise
+            # Made before copies were labelled, or not in the cache yet.
+            existing = await virtual.get_or_none(EVENTS, vmeta["name"], vmeta["namespace"])
+            if existing is None:
+                return
+        patch = translate.changed(existing, vevent)
+        if patch is not None:
+            await virtual.patch(EVENTS, vmeta["name"], patch, vmeta["namespace"])
             self.count("update")

@@ -8,9 +8,10 @@ from subkube.syncer import names
 Obj = dict[str, Any]
 
 
-def to_virtual(hevent: Obj, involved: Obj, *, host_namespace: str) -> Obj | None:
+def to_virtual(hevent: Obj, involved: Obj, *, host_namespace: str, vcluster: str) -> Obj | None:
     """The virtual copy of a host event about INVOLVED (the host object); None if that object
-    is not a synced one."""
+    is not a synced one. It is labelled as VCLUSTER's syncer's, so the syncer can watch
+    the copies it made."""
     annotations = involved.get("metadata", {}).get("annotations") or {}
     vname = annotations.get(names.ANNOTATION_NAME)
     vns = annotations.get(names.ANNOTATION_NAMESPACE)
@@ -31,7 +32,11 @@ def to_virtual(hevent: Obj, involved: Obj, *, host_namespace: str) -> Obj | None
     out: Obj = {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": vname + suffix, "namespace": vns},
+        "metadata": {
+            "name": vname + suffix,
+            "namespace": vns,
+            "labels": {names.LABEL_MANAGED_BY: vcluster},
+        },
         "involvedObject": obj,
         "reason": event.get("reason", ""),
         "message": scrub(event.get("message", "")),
@@ -49,3 +54,31 @@ def to_virtual(hevent: Obj, involved: Obj, *, host_namespace: str) -> Obj | None
         out["firstTimestamp"] = meta.get("creationTimestamp")
         out["lastTimestamp"] = meta.get("creationTimestamp")
     return out
+
+
+def copied(vevent: Obj) -> Obj:
+    """What the syncer keeps of a copy it made inside: what it compares to the host's."""
+    meta = vevent["metadata"]
+    return {
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "resourceVersion": meta.get("resourceVersion", ""),
+        },
+        "count": vevent.get("count"),
+        "message": vevent.get("message"),
+    }
+
+
+def changed(copy_inside: Obj, vevent: Obj) -> Obj | None:
+    """The merge patch that brings COPY_INSIDE up to VEVENT, None when it is up to date."""
+    if (
+        copy_inside.get("count") == vevent["count"]
+        and copy_inside.get("message") == vevent["message"]
+    ):
+        return None
+    return {
+        "count": vevent["count"],
+        "message": vevent["message"],
+        "lastTimestamp": vevent.get("lastTimestamp"),
+    }
