@@ -5,28 +5,28 @@ value is an object of its own, and keys are not shared between objects a watch d
 by one. A syncer caches two copies of every pod (virtual and host), so the cache is most of
 its memory. Decoding on read costs tens of microseconds, against the milliseconds of the
 API request a reconcile makes anyway; and every reader gets its own copy, so none can
-change the cache by accident.
+change the cache by accident. orjson encodes and decodes several times faster than the
+standard library: a restarted syncer fills its caches with every pod of both sides.
 """
 
-import json
 from collections.abc import Hashable, Iterator, MutableMapping
 from typing import Any, TypeVar
 
-K = TypeVar("K", bound=Hashable)
+import orjson
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+K = TypeVar("K", bound=Hashable)
 
 
 class Packed(MutableMapping[K, dict[str, Any]]):
     def __init__(self) -> None:
-        self._texts: dict[K, str] = {}
+        self._texts: dict[K, bytes] = {}
 
     def __getitem__(self, key: K) -> dict[str, Any]:
-        obj: dict[str, Any] = json.loads(self._texts[key])
+        obj: dict[str, Any] = orjson.loads(self._texts[key])
         return obj
 
     def __setitem__(self, key: K, obj: dict[str, Any]) -> None:
-        self._texts[key] = _encode(obj)
+        self._texts[key] = orjson.dumps(obj)
 
     def __delitem__(self, key: K) -> None:
         del self._texts[key]

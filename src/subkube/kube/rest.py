@@ -5,12 +5,12 @@ on plain dicts (translate functions are pure dict -> dict), so it talks JSON dir
 reuses only the ApiClient's authentication and TLS.
 """
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import orjson
 
 from subkube.kube.resource import Resource
 from subkube.kube.upstream import ApiClient
@@ -88,7 +88,7 @@ class Kube:
         )
         async with resp:
             raw = await resp.read()
-            data: Any = json.loads(raw) if raw else {}
+            data: Any = orjson.loads(raw) if raw else {}
             if not 200 <= resp.status <= 299:
                 raise ApiError(resp.status, data, method, path)
             return data  # type: ignore[no-any-return]
@@ -238,7 +238,7 @@ class Kube:
             if not 200 <= resp.status <= 299:
                 raw = await resp.read()
                 raise ApiError(
-                    resp.status, json.loads(raw) if raw else {}, "WATCH", res.path(namespace)
+                    resp.status, orjson.loads(raw) if raw else {}, "WATCH", res.path(namespace)
                 )
             buffer = b""
             # Chunks, not readline(): one event can exceed aiohttp's line-length limit.
@@ -247,7 +247,7 @@ class Kube:
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        yield json.loads(line)
+                        yield orjson.loads(line)
 
 
 TRANSIENT = (aiohttp.ClientError, TimeoutError, ConnectionError, OSError)

@@ -24,6 +24,16 @@ from subkube.syncer import clusterscoped, engine, merge, names, refusal
 
 log = logging.getLogger(__name__)
 
+# The index of host copies by the virtual object they were made from ("namespace/name"):
+# every key to look at, at start and on resync, without decoding each cached copy.
+BY_VIRTUAL = "virtual"
+
+
+def _by_virtual(hobj: Obj) -> list[str]:
+    key = names.virtual_key(hobj)
+    return [] if key is None else ["/".join(key)]
+
+
 # How long a host object made at admission waits for its virtual object before it is taken
 # for the leftover of a create the virtual API server refused after admission.
 PENDING_GRACE = 30.0
@@ -210,6 +220,7 @@ class ToHost(engine.Kind):
                     vcluster=self.ctx.vcluster, host_namespace=self.ctx.host_namespace
                 ),
             )
+        self.host.add_index(BY_VIRTUAL, _by_virtual)
         self.virtual.add_handler(lambda _t, obj: self._enqueue_virtual(obj))
         self.host.add_handler(lambda _t, obj: self._enqueue_host(obj))
         return [self.virtual, self.host]
@@ -224,13 +235,10 @@ class ToHost(engine.Kind):
             self.enqueue(key)
 
     def all_keys(self) -> Iterable[Key]:
-        for obj in self.virtual.items():
-            meta = obj["metadata"]
-            yield meta.get("namespace", ""), meta["name"]
-        for obj in self.host.items():
-            key = names.virtual_key(obj)
-            if key is not None:
-                yield key
+        yield from self.virtual.cache
+        for value in self.host.index_values(BY_VIRTUAL):
+            namespace, _, name = value.partition("/")
+            yield namespace, name
 
     def synced_count(self) -> int:
         return len(self.host.cache)
