@@ -19,14 +19,16 @@ K = TypeVar("K", bound=Hashable)
 
 class Packed(MutableMapping[K, dict[str, Any]]):
     def __init__(self) -> None:
-        self._texts: dict[K, bytes] = {}
+        self._texts: dict[K, str] = {}
 
     def __getitem__(self, key: K) -> dict[str, Any]:
         obj: dict[str, Any] = orjson.loads(self._texts[key])
         return obj
 
     def __setitem__(self, key: K, obj: dict[str, Any]) -> None:
-        self._texts[key] = orjson.dumps(obj)
+        # orjson's bytes keep the buffer it grew while encoding, several kilobytes more
+        # than the text; a str of the text holds only what it needs.
+        self._texts[key] = orjson.dumps(obj).decode()
 
     def __delitem__(self, key: K) -> None:
         del self._texts[key]
