@@ -1,8 +1,8 @@
 """The parts of kubernetes_asyncio subkube uses, imported without the rest.
 
-The package's __init__ modules import every generated API and model class: 35 MB of memory
-in each runner and CLI process and a third of a second at each start, for types subkube never
-builds (it speaks JSON as dicts). So its packages are made here without running their
+The package's __init__ modules import every generated API and model class: 34 MB of memory
+in each runner and CLI process and about a quarter of a second at each start, for types
+subkube never builds (it speaks JSON as dicts). So its packages are made here without running their
 __init__, and the modules used are imported one by one. A package's __init__ still runs on
 the first use of a name it would have defined, so any code that wants the typed API gets it.
 """
