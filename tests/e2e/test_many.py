@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 
 from subkube.daemonize import pid_alive
-from tests.conftest import namespace_snapshot
+from tests.conftest import namespace_snapshot, wait_for
 from tests.e2e.lab import HostLab
 
 pytestmark = pytest.mark.e2e
 
 COUNT = 20
 NAMESPACES = ("many-a", "many-b", "many-c", "many-d")
+HOST_FILLS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,13 @@ def cluster_scoped_of_subkube(lab: HostLab) -> list[str]:
 def test_twenty_vclusters_created_and_deleted_concurrently(lab: HostLab) -> None:
     for ns in NAMESPACES:
         lab.host("create", "namespace", ns)
+    # What the host's own controllers put in every new namespace is there before the count.
+    for ns in NAMESPACES:
+        wait_for(
+            f"{ns} filled by the host's controllers",
+            lambda ns=ns: namespace_snapshot(lab.host_kc, ns) >= HOST_FILLS,
+            60,
+        )
     before = {ns: namespace_snapshot(lab.host_kc, ns) for ns in NAMESPACES}
     cluster_before = cluster_scoped_of_subkube(lab)
     placed = [(f"v{i}", NAMESPACES[i % len(NAMESPACES)]) for i in range(COUNT)]
