@@ -58,6 +58,9 @@ class Informer:
         self.handlers: list[Handler] = []
         self._index_funcs: dict[str, IndexFunc] = {}
         self._indexes: dict[str, dict[str, set[Key]]] = {}
+        # Each cached key's values in each index: a put or drop takes the old ones from
+        # here rather than decoding the old object again.
+        self._values: dict[str, dict[Key, list[str]]] = {}
         self.synced = asyncio.Event()
         self.resource_version = ""
         self.relists = 0
@@ -79,11 +82,9 @@ class Informer:
         if name in self._index_funcs:
             return
         self._index_funcs[name] = func
-        index: dict[str, set[Key]] = {}
+        self._indexes[name], self._values[name] = {}, {}
         for key, obj in self.cache.items():
-            for value in func(obj):
-                index.setdefault(value, set()).add(key)
-        self._indexes[name] = index
+            self._index(name, key, func(obj))
 
     def by_index(self, name: str, value: str) -> list[Obj]:
         keys = self._indexes[name].get(value, ())
@@ -96,23 +97,25 @@ class Informer:
     def index_values(self, name: str) -> list[str]:
         return [v for v, keys in self._indexes[name].items() if keys]
 
+    def _index(self, name: str, key: Key, values: list[str]) -> None:
+        """KEY's values in the index NAME are VALUES now (none: it is gone)."""
+        index, known = self._indexes[name], self._values[name]
+        for value in known.pop(key, ()):
+            index.get(value, set()).discard(key)
+        for value in values:
+            index.setdefault(value, set()).add(key)
+        if values:
+            known[key] = values
+
     def _put(self, key: Key, obj: Obj) -> None:
-        old = self.cache.get(key) if self._index_funcs else None
         self.cache[key] = obj
         for name, func in self._index_funcs.items():
-            index = self._indexes[name]
-            if old is not None:
-                for value in func(old):
-                    index.get(value, set()).discard(key)
-            for value in func(obj):
-                index.setdefault(value, set()).add(key)
+            self._index(name, key, func(obj))
 
     def _drop(self, key: Key) -> Obj | None:
         old = self.cache.pop(key, None)
-        if old is not None:
-            for name, func in self._index_funcs.items():
-                for value in func(old):
-                    self._indexes[name].get(value, set()).discard(key)
+        for name in self._index_funcs:
+            self._index(name, key, [])
         return old
 
     def write_through(self, obj: Obj, based_on: Obj | None) -> None:
@@ -154,8 +157,9 @@ class Informer:
             fresh[key_of(item)] = item
         old = self.cache
         self.cache = Packed()
-        for index in self._indexes.values():
-            index.clear()
+        for name in self._index_funcs:
+            self._indexes[name].clear()
+            self._values[name].clear()
         for key, obj in fresh.items():
             self._put(key, self.keep(obj))
         self.resource_version = page.get("metadata", {}).get("resourceVersion", "")
