@@ -36,3 +36,17 @@ def test_an_update_result_replaces_only_what_it_was_based_on() -> None:
     inf.cache[("ns", "p")] = pod("8", "Running")
     inf.write_through(pod("7", "Pending"), base)
     assert inf.get("ns", "p")["metadata"]["resourceVersion"] == "8"
+
+
+def test_an_index_follows_each_put_and_drop_without_reading_the_old_object() -> None:
+    inf = informer()
+    inf.write_through(pod("1", "Pending"), None)
+    inf.add_index("phase", lambda o: [o["status"]["phase"]])
+    assert inf.keys_by_index("phase", "Pending") == [("ns", "p")]
+    # A put never decodes what it replaces: the index knows the key's old values.
+    del inf.cache[("ns", "p")]
+    inf._put(("ns", "p"), pod("2", "Running"))
+    assert inf.index_values("phase") == ["Running"]
+    assert inf.keys_by_index("phase", "Running") == [("ns", "p")]
+    inf._drop(("ns", "p"))
+    assert inf.index_values("phase") == []
