@@ -2,6 +2,7 @@
 
 python -m benchmarks list
 python -m benchmarks run burst --pods 1000
+python -m benchmarks run all                    # every scenario at full size, one run
 python -m benchmarks script sleep --wakes 5     # the older single-purpose scripts
 """
 
@@ -25,9 +26,24 @@ app.add_typer(run_app, name="run")
 
 RECORD = typer.Option(True, "--record/--no-record", help="Append to docs/performance.md.")
 
+# What `run all` runs: every scenario at the sizes issue 13 sets its goals at.
+FULL_RUN = (
+    "burst --pods 1000",
+    "burst --pods 5000",
+    "burst --pods 10000",
+    "latency",
+    "memory",
+    "restart",
+    "density",
+    "fairness",
+)
+# The reports of this invocation, for `run all`'s summary.
+finished: list[harness.Report] = []
+
 
 def _finish(report: harness.Report, record: bool) -> None:
     harness.show(report)
+    finished.append(report)
     if record:
         harness.record(report)
         harness.console.print(f"  recorded in {harness.RECORD.relative_to(harness.ROOT)}")
@@ -90,6 +106,27 @@ def run_fairness(
     """A small tenant's few pods while another vcluster floods, then while another
     namespace of its own floods: the small tenant's time to host."""
     _finish(fairness.run(flood), record)
+
+
+@run_app.command("all")
+def run_all(record: bool = RECORD) -> None:
+    """Every scenario at full size, one after another: one documented run, and a summary of
+    its figures beside their goals. A scenario that fails is named and the rest still run."""
+    failed = []
+    for line in FULL_RUN:
+        args = ["run", *line.split(), "--record" if record else "--no-record"]
+        # Each scenario's record names the command that reproduces it alone.
+        sys.argv = [sys.argv[0], *args[:-1]]
+        harness.console.rule(f"run {line}")
+        try:
+            app(args, standalone_mode=False)
+        except (Exception, SystemExit) as exc:
+            harness.console.print(f"error: run {line} failed: {exc}", highlight=False)
+            failed.append(line)
+    summary = harness.summary(finished, failed)
+    harness.show(summary)
+    if record:
+        harness.record(summary)
 
 
 @app.command("list")

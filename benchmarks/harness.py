@@ -131,6 +131,19 @@ def record(report: Report) -> None:
         fh.write("\n".join(lines) + "\n")
 
 
+def summary(reports: list[Report], failed: list[str]) -> Report:
+    """One run of several scenarios: every figure that has a goal, beside it."""
+    out = Report("every scenario, one run", command_line())
+    for report in reports:
+        for fig in report.figures:
+            if fig.goal:
+                out.add(f"{report.scenario}: {fig.name}", fig.value, fig.unit, fig.goal)
+    out.settings["scenarios"] = "; ".join(f"`{r.command}`" for r in reports)
+    if failed:
+        out.settings["failed"] = ", ".join(failed)
+    return out
+
+
 # When this run began: its charts are named by it, so a later run never redraws an
 # earlier entry's chart.
 STARTED = dt.datetime.now(dt.UTC)

@@ -23,16 +23,13 @@ def timed(create: Callable[[], harness.VCluster]) -> tuple[harness.VCluster, flo
 async def measure(host: harness.Host, budget_gib: float, most: int, report: harness.Report) -> None:
     made: list[harness.VCluster] = []
     sequential: list[float] = []
-    available = harness.meminfo_gib("MemAvailable")
-    while (
-        len(made) < most
-        and available - harness.meminfo_gib("MemAvailable") < budget_gib
-        and harness.meminfo_gib("MemAvailable") > RESERVE_GIB
-    ):
+    available = free = harness.meminfo_gib("MemAvailable")
+    while len(made) < most and available - free < budget_gib and free > RESERVE_GIB:
         i = len(made)
         vc, took = await asyncio.to_thread(timed, lambda i=i: host.vcluster(f"d{i}", f"dens-{i}"))
         made.append(vc)
         sequential.append(took)
+        free = harness.meminfo_gib("MemAvailable")
     await asyncio.sleep(SETTLE)
     taken = available - harness.meminfo_gib("MemAvailable")
     idle = [v.memory() for v in made]
