@@ -13,6 +13,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -304,9 +305,11 @@ class Host:
     tuning: dict[str, dict[str, str]]
 
     def vcluster(self, name: str, namespace: str, *extra: str) -> "VCluster":
+        started = time.monotonic()
         cli("create", name, "-n", namespace, "--no-connect", *extra, env=self.env)
+        created_in = time.monotonic() - started
         kubeconfig = cli("kubeconfig", name, "-n", namespace, env=self.env).strip()
-        return VCluster(name, namespace, Path(kubeconfig), self)
+        return VCluster(name, namespace, Path(kubeconfig), self, created_in)
 
     @property
     def daemon_pid(self) -> int:
@@ -324,6 +327,8 @@ class VCluster:
     namespace: str
     kubeconfig: Path
     host: Host
+    # Seconds `subkube create` took to return, the vcluster ready.
+    created_in: float
 
     @property
     def state(self) -> dict[str, Any]:
