@@ -1,6 +1,8 @@
 """Snapshot URLs, S3 settings from the environment, archive names and retention: pure."""
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 
@@ -95,3 +97,18 @@ def test_retention_prunes_only_this_vclusters_oldest() -> None:
     ]
     assert to_prune(names, "vc1", "team-a", 4) == []
     assert to_prune(names, "vc1", "team-a", 10) == []
+
+
+def test_boto3_is_imported_only_once_an_s3_destination_is_made() -> None:
+    code = (
+        "import sys, subkube.cli, subkube.runner.daemon\n"
+        "from subkube.snapshot.transfer import Destination\n"
+        "from subkube.snapshot.urls import S3Settings, parse\n"
+        "before = 'boto3' in sys.modules\n"
+        "Destination(parse('file:///tmp/x.tar.gz'))\n"
+        "local = 'boto3' in sys.modules\n"
+        "Destination(parse('s3://b/x.tar.gz'), S3Settings(access_key='a', secret_key='s'))\n"
+        "print(before, local, 'boto3' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "True"]

@@ -31,6 +31,7 @@ from subkube.runner.kubelet.server import KubeletEndpoint, kubelet_address
 from subkube.runner.renewal import Renewer
 from subkube.runner.storeguard import StoreGuard
 from subkube.snapshot import pending
+from subkube.snapshot.scheduled import ScheduledSnapshots
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
 from subkube.syncer.dns import coredns
@@ -406,9 +407,6 @@ class VCluster:
             guarding = asyncio.create_task(guard.run(), name="store-guard")
             stack.push_async_callback(cancel_all, [guarding])
         if c.config.snapshots.schedule:
-            # Imported only when used: its S3 client (boto3) adds about 5 MiB to every runner.
-            from subkube.snapshot.scheduled import ScheduledSnapshots
-
             scheduled = ScheduledSnapshots(
                 self.control_plane.spec.data_dir,
                 c.config,
