@@ -88,11 +88,29 @@ class ControlPlane:
     async def start(self) -> None:
         """Start every component in order and wait for each to be healthy; on any failure stop
         what was started and raise an error naming the component."""
+        await self.begin()
+        await self.ready()
+
+    async def begin(self) -> None:
+        """Start every component in order, the API server ready before the others start;
+        ready() waits for those. On a failure, as start()."""
         try:
             await self._start()
         except BaseException:
             await self.stop()
             raise
+
+    async def ready(self) -> None:
+        """Wait for the components begin() started after the API server to be healthy; on a
+        failure, as start()."""
+        try:
+            await asyncio.gather(
+                *(ready() for name, ready in self._ready.items() if name != "kube-apiserver")
+            )
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("control plane ready", extra=kv(name=self.spec.name, server=self.server))
 
     async def _start(self) -> None:
         s = self.spec
@@ -228,8 +246,6 @@ class ControlPlane:
                 sched, scheduler.health_url(ports["scheduler"]), timeout=timeout
             )
             await sched.start()
-        await asyncio.gather(*(ready() for name, ready in self._ready.items() if name != api.name))
-        log.info("control plane ready", extra=kv(name=s.name, server=self.server))
 
     def _etcd_cluster(self) -> etcd.Cluster | None:
         replica = self.spec.replica

@@ -261,7 +261,10 @@ class VCluster:
             # A restore staged by the CLI or `subkube inpod restore` (snapshot/pending.py).
             await pending.apply(spec)
             self.control_plane = cp = ControlPlane(spec)
-            await self.stack.enter_async_context(self.control_plane)
+            self.stack.push_async_callback(cp.stop)
+            # The controller-manager gets healthy while the webhook and the syncer start:
+            # neither needs it, so ready() is awaited only once they are up.
+            await cp.begin()
             virtual_api = await self.stack.enter_async_context(
                 connect(self.control_plane.kubeconfig)
             )
@@ -303,6 +306,7 @@ class VCluster:
                 self.metrics_port, addr="127.0.0.1", registry=metrics.REGISTRY
             )
             self.stack.callback(server.shutdown)
+            await cp.ready()
             log.info(
                 "vcluster running",
                 extra=kv(name=c.name, namespace=c.host_namespace, server=self.server),
