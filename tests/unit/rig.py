@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from subkube.config.model import Sync
+from subkube.kube.cache import InformerCache
 from subkube.kube.memory import MemoryKube
 from subkube.kube.resource import EVENTS, Resource
 from subkube.kube.rest import Obj
@@ -88,6 +89,15 @@ class Rig:
         for engine in reversed(self.engines):
             await engine.stop()
         await self.ctx.cache.stop()
+
+    async def restart(self, *kinds: type[Kind]) -> None:
+        """As a new syncer process: nothing cached, KINDS started again, every object listed
+        anew; returns once they are idle."""
+        await self.stop()
+        self.engines = []
+        self.ctx.cache = InformerCache({"virtual": self.virtual, "host": self.host})
+        await self.start(*kinds)
+        await self.idle()
 
     async def idle(self) -> None:
         """Until every running kind has nothing left to do."""

@@ -1,7 +1,6 @@
 """Host events about synced objects, copied inside: once, updated when the host's count
 moves, and not written again when a restarted syncer lists every host event anew."""
 
-from subkube.kube.cache import InformerCache
 from subkube.kube.resource import EVENTS, SERVICES
 from subkube.syncer import names
 from subkube.syncer.resources.events.kind import Events
@@ -19,15 +18,6 @@ def host_event(count: int) -> dict:
         "count": count,
         "message": f"{HOST_NS}/{HOST_NAME} seen {count} times",
     }
-
-
-async def restarted(rig: Rig) -> None:
-    """As a new syncer process: nothing cached, every host event listed again."""
-    await rig.stop()
-    rig.engines = []
-    rig.ctx.cache = InformerCache({"virtual": rig.virtual, "host": rig.host})
-    await rig.start(Events)
-    await rig.idle()
 
 
 async def test_a_copied_event_is_written_once_and_again_only_when_it_moves() -> None:
@@ -61,7 +51,7 @@ async def test_a_copied_event_is_written_once_and_again_only_when_it_moves() -> 
         assert inside["metadata"]["labels"] == {names.LABEL_MANAGED_BY: VC}
         writes = sum(rig.virtual.calls.values())
 
-        await restarted(rig)
+        await rig.restart(Events)
         assert sum(rig.virtual.calls.values()) - writes <= 2, "a list and a watch, no write"
 
         event = await rig.host.get(EVENTS, f"{HOST_NAME}.1", HOST_NS)
