@@ -109,11 +109,22 @@ def run_fairness(
 
 
 @run_app.command("all")
-def run_all(record: bool = RECORD) -> None:
+def run_all(
+    only: str = typer.Option(
+        "", "--only", help="Only these scenarios, comma-separated: restart,density."
+    ),
+    record: bool = RECORD,
+) -> None:
     """Every scenario at full size, one after another: one documented run, and a summary of
     its figures beside their goals. A scenario that fails is named and the rest still run."""
+    chosen = {name.strip() for name in only.split(",") if name.strip()}
+    unknown = chosen - {line.split()[0] for line in FULL_RUN}
+    if unknown:
+        raise SystemExit(f"error: no scenario {', '.join(sorted(unknown))} (`run all --help`)")
     failed = []
     for line in FULL_RUN:
+        if chosen and line.split()[0] not in chosen:
+            continue
         args = ["run", *line.split(), "--record" if record else "--no-record"]
         # Each scenario's record names the command that reproduces it alone.
         sys.argv = [sys.argv[0], *args[:-1]]

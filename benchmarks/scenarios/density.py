@@ -8,6 +8,8 @@ import statistics
 from benchmarks import charts, harness
 
 SETTLE = 30.0
+# How long their idle CPU is measured over.
+IDLE_WINDOW = 30.0
 # Left to the rest of the machine whatever the budget says.
 RESERVE_GIB = 2.0
 
@@ -23,6 +25,14 @@ async def measure(host: harness.Host, budget_gib: float, most: int, report: harn
         sequential.append(vc.created_in)
         free = harness.meminfo_gib("MemAvailable")
     await asyncio.sleep(SETTLE)
+    meter = harness.CpuMeter({vc.name: vc.runner_pid for vc in made})
+    meter.start()
+    await asyncio.sleep(IDLE_WINDOW)
+    busy, by_tree, _ = meter.used()
+    idle_cpu: dict[str, float] = {}
+    for name, seconds in by_tree.items():
+        process = name.partition(" ")[2] or "runner"
+        idle_cpu[process] = idle_cpu.get(process, 0.0) + seconds / IDLE_WINDOW / len(made)
     taken = available - harness.meminfo_gib("MemAvailable")
     idle = [v.memory() for v in made]
     private = [v.memory(harness.private_mib) for v in made]
@@ -49,6 +59,10 @@ async def measure(host: harness.Host, budget_gib: float, most: int, report: harn
         statistics.mean(sum(m.values()) for m in private),
         "MiB",
     )
+    for process, cores in idle_cpu.items():
+        report.add(f"idle CPU per vcluster, {process}", cores * 100, "% of a core")
+    report.add("idle CPU per vcluster, whole", sum(idle_cpu.values()) * 100, "% of a core")
+    report.add("machine busy while they idle", busy / IDLE_WINDOW, "cores")
     report.add("create → ready, one after another, p50", harness.percentile(sequential, 50), "s")
     report.add(
         "create → ready, one after another, p95", harness.percentile(sequential, 95), "s", "≤ 5 s"
