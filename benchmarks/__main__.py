@@ -11,6 +11,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import click
 import typer
 
 from benchmarks import harness
@@ -131,6 +132,8 @@ def run_all(
         harness.console.rule(f"run {line}")
         try:
             app(args, standalone_mode=False)
+        except click.exceptions.Abort:
+            raise  # Ctrl-C stops the whole run, not only this scenario
         except (Exception, SystemExit) as exc:
             harness.console.print(f"error: run {line} failed: {exc}", highlight=False)
             failed.append(line)
