@@ -53,7 +53,7 @@ class Manager:
         return [e for engines in self.stages.values() for e in engines]
 
     async def start(self) -> None:
-        await self.wait_default_service_account()
+        await self.ensure_default_service_account()
         for stage, engines in self.stages.items():
             await asyncio.gather(*(e.start() for e in engines))
             if stage == registry.SERVICES_FIRST:
@@ -66,17 +66,18 @@ class Manager:
             await engine.stop()
         await self.ctx.cache.stop()
 
-    async def wait_default_service_account(self, timeout: float = 60) -> None:
-        """Until the controller-manager made `default/default`, every pod a tenant creates
-        is refused; a vcluster is not ready before that."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if await self.ctx.virtual.get_or_none(SERVICEACCOUNTS, "default", "default"):
-                return
-            await asyncio.sleep(0.2)
-        raise SubkubeError(
-            "the virtual controller-manager did not create the default ServiceAccount; see its log"
-        )
+    async def ensure_default_service_account(self) -> None:
+        """Until `default/default` exists, every pod a tenant creates is refused. The
+        controller-manager makes it a second or more after the API server is ready; made
+        here as it would make it, a vcluster is ready without that wait, and the
+        controller-manager finds it made."""
+        try:
+            await self.ctx.virtual.create(
+                SERVICEACCOUNTS, {"metadata": {"name": "default"}}, "default"
+            )
+        except ApiError as exc:
+            if not exc.already_exists:
+                raise
 
     async def ensure_api_service(self) -> None:
         """Virtual default/kubernetes takes the ClusterIP of the vcluster's host Service, so
