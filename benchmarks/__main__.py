@@ -11,7 +11,6 @@ import runpy
 import sys
 from pathlib import Path
 
-import click
 import typer
 
 from benchmarks import harness
@@ -38,6 +37,8 @@ FULL_RUN = (
     "density",
     "fairness",
 )
+# What typer returns, not raises, for Ctrl-C when a command is run with standalone_mode=False.
+INTERRUPTED = 130
 # The reports of this invocation, for `run all`'s summary.
 finished: list[harness.Report] = []
 
@@ -131,12 +132,13 @@ def run_all(
         sys.argv = [sys.argv[0], *args[:-1]]
         harness.console.rule(f"run {line}")
         try:
-            app(args, standalone_mode=False)
-        except click.exceptions.Abort:
-            raise  # Ctrl-C stops the whole run, not only this scenario
+            code = app(args, standalone_mode=False)
         except (Exception, SystemExit) as exc:
             harness.console.print(f"error: run {line} failed: {exc}", highlight=False)
             failed.append(line)
+            continue
+        if code == INTERRUPTED:
+            raise typer.Exit(INTERRUPTED)  # Ctrl-C stops the whole run, not only this scenario
     summary = harness.summary(finished, failed)
     harness.show(summary)
     if record:
