@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from subkube.errors import SubkubeError
@@ -15,6 +16,17 @@ async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     tasks.clear()
+
+
+async def poll_until(check: Callable[[], Awaitable[bool]], timeout: float, every: float) -> bool:
+    """Await CHECK every EVERY seconds until it is true (True) or TIMEOUT has passed (False)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if await check():
+            return True
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(every)
 
 
 async def run_command(

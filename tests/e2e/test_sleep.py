@@ -209,7 +209,8 @@ def test_the_helm_driver_sleeps_and_wakes_with_its_pod_kept(lab: Lab) -> None:
         assert not components_running_in(volume["spec"]["hostPath"]["path"])
         # Through the port-forward with the connected context: answered.
         assert "namespace/default" in kubectl(kc, "get", "ns", "-o", "name").stdout.split()
-        assert lab.status("vh") == "Running"
+        # The pod un-marks itself once its control plane is ready, a moment after that.
+        wait_for("it to run", lambda: lab.status("vh") == "Running", 30)
         wait_for("the tenant's pods back on the host", lambda: len(lab.web_pods("vh")) == 2)
         # On request: through `kubectl exec` into the pod.
         lab.ok("sleep", "vh", "-n", NS)

@@ -1,5 +1,7 @@
 """When a runner has lost its host, and what it says about it (runner.hostwatch)."""
 
+import asyncio
+
 from subkube.kube.memory import MemoryKube
 from subkube.kube.resource import NAMESPACES, SERVICES
 from subkube.lifecycle import hostops
@@ -69,3 +71,19 @@ async def test_an_existing_namespace_more_permissive_than_the_level_is_warned_ab
     assert "privileged (no label)" in warning
     strict = await placed("strict", {"pod-security.kubernetes.io/enforce": "restricted"})
     assert await hostops.prepare_namespace(strict, "strict", create=False, level="baseline") is None
+
+
+async def test_a_namespace_being_deleted_is_waited_for_and_made_anew() -> None:
+    host = await placed(labels={"pod-security.kubernetes.io/enforce": "privileged"})
+    await host.patch(NAMESPACES, "team", {"metadata": {"finalizers": ["test/hold"]}})
+    await host.delete(NAMESPACES, "team")
+
+    async def finalize() -> None:
+        await asyncio.sleep(0.6)
+        await host.patch(NAMESPACES, "team", {"metadata": {"finalizers": None}})
+
+    finalizing = asyncio.ensure_future(finalize())
+    assert await hostops.prepare_namespace(host, "team", create=True, level="baseline") is None
+    await finalizing
+    labels = (await host.get(NAMESPACES, "team"))["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline", "made anew, at its level"

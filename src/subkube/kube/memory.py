@@ -853,6 +853,9 @@ class MemoryKube(Kube):
         new_meta = new["metadata"]
         new_meta["deletionTimestamp"] = timestamp(self._now() + timedelta(seconds=grace))
         new_meta["deletionGracePeriodSeconds"] = grace
+        if not res.group and res.plural == "namespaces":
+            # As the namespace registry does: a namespace being deleted says so.
+            new.setdefault("status", {})["phase"] = "Terminating"
         if not meta.get("deletionTimestamp"):
             # The server counts the start of a deletion as a change of the desired state.
             new_meta["generation"] = int(meta.get("generation") or 0) + 1

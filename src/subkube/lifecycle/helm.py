@@ -16,6 +16,7 @@ import yaml
 
 import subkube
 from subkube import daemonize
+from subkube.aio import poll_until
 from subkube.binaries.catalog import locate
 from subkube.config.model import Config
 from subkube.controlplane import kubeconfig as kc
@@ -152,7 +153,15 @@ class HelmDriver(Driver):
         await self.observe()
 
     async def _awake(self, timeout: float) -> None:
-        self._record(None)
+        # The pod un-marks itself only once its control plane is ready, a moment after the
+        # first request is answered: until then `list` would still say Sleeping.
+        async def running() -> bool:
+            return (await self.observe()).phase == "Running"
+
+        if not await poll_until(running, timeout, 0.3):
+            raise SubkubeError(
+                f"vcluster {self.state.name} answered but its pod still says it sleeps"
+            )
 
     def _record(self, sleeping: dict[str, str] | None) -> None:
         s = self.state

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
+from subkube.aio import poll_until
 from subkube.config.model import Config, Sync
 from subkube.errors import SubkubeError
 from subkube.kube.client import connect
@@ -24,6 +25,8 @@ CREATED_BY_LABEL = f"{names.DOMAIN}/created-by"
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 NAMESPACE_GONE_TIMEOUT = 120.0
 COLLECT_TIMEOUT = 120.0
+# Between looks at what the collector has left: each lists every synced kind.
+COLLECT_EVERY = 0.5
 # What a host that is down or unreachable raises, in place of an answer.
 UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError)
 
@@ -48,15 +51,15 @@ async def prepare_namespace(host: Kube, namespace: str, create: bool, level: str
     if existing is not None and existing.get("status", {}).get("phase") == "Terminating":
         # Just deleted (a previous `delete --delete-namespace`): nothing can be created
         # in it until it is gone, so wait for that and make it anew.
-        deadline = asyncio.get_running_loop().time() + NAMESPACE_GONE_TIMEOUT
-        while existing is not None and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.5)
-            existing = await host.get_or_none(NAMESPACES, namespace)
-        if existing is not None:
+        async def gone() -> bool:
+            return await host.get_or_none(NAMESPACES, namespace) is None
+
+        if not await poll_until(gone, NAMESPACE_GONE_TIMEOUT, 0.5):
             raise SubkubeError(
                 f"host namespace {namespace} is being deleted and still there after "
                 f"{NAMESPACE_GONE_TIMEOUT:.0f}s; wait for it or pick another namespace"
             )
+        existing = None
     if existing is not None:
         labels = existing["metadata"].get("labels") or {}
         enforced = labels.get(ENFORCE_LABEL, "")
@@ -158,16 +161,24 @@ async def delete_cluster_objects(host: Kube, state: VClusterState) -> None:
 
 
 async def wait_collected(host: Kube, state: VClusterState) -> None:
-    deadline = asyncio.get_running_loop().time() + COLLECT_TIMEOUT
-    while asyncio.get_running_loop().time() < deadline:
-        if not any((await synced_counts(host, state)).values()):
+    """Until the host's garbage collector has removed what this vcluster synced. A big
+    vcluster takes it minutes, so only COLLECT_TIMEOUT without progress gives up."""
+    left = -1
+    loop = asyncio.get_running_loop()
+    progressed = loop.time()
+    while True:
+        now = sum((await synced_counts(host, state)).values())
+        if not now:
             return
-        await asyncio.sleep(0.5)
-    raise SubkubeError(
-        f"the host's garbage collector has not removed vcluster {state.name}'s "
-        f"objects from {state.namespace} within {COLLECT_TIMEOUT:.0f}s; is its "
-        "controller-manager running?"
-    )
+        if now != left:
+            left, progressed = now, loop.time()
+        elif loop.time() - progressed >= COLLECT_TIMEOUT:
+            raise SubkubeError(
+                f"the host's garbage collector has removed none of vcluster {state.name}'s "
+                f"{left} objects left in {state.namespace} for {COLLECT_TIMEOUT:.0f}s; is "
+                "its controller-manager running?"
+            )
+        await asyncio.sleep(COLLECT_EVERY)
 
 
 async def delete_namespace_if_ours(host: Kube, namespace: str) -> bool:

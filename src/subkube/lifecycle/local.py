@@ -5,6 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from subkube import daemonize
+from subkube.aio import poll_until
 from subkube.config.model import Config
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
@@ -120,14 +121,16 @@ class LocalDriver(Driver):
 
     async def _awake(self, timeout: float) -> None:
         s = self.state
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
+
+        async def running() -> bool:
             now = load_state(s.namespace, s.name)
             if now is not None and now.running and now.phase == "Running":
                 self.state = now
-                return
-            await asyncio.sleep(0.3)
-        raise SubkubeError(f"vcluster {s.name} answered but did not say it runs; see its log")
+                return True
+            return False
+
+        if not await poll_until(running, timeout, 0.3):
+            raise SubkubeError(f"vcluster {s.name} answered but did not say it runs; see its log")
 
     async def _remove(self, keep_data: bool) -> None:
         s = self.state
