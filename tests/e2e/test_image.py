@@ -82,6 +82,16 @@ def test_the_archive_is_an_oci_image_and_push_sends_it_where_asked(
     ]
 
 
+def test_a_build_of_the_same_inputs_only_writes_its_archive(image: str, tmp_path: Path) -> None:
+    # What a fresh clone of the same tree finds: the image in podman's store, no archive.
+    archive = tmp_path / "elsewhere.oci.tar"
+    res = subkube("image", "build", "-o", str(archive))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "up to date" in " ".join(res.stdout.split()), "no rebuild"
+    with tarfile.open(archive) as tar:
+        assert "index.json" in tar.getnames()
+
+
 def test_a_missing_image_is_one_line_that_says_how_to_build_it() -> None:
     res = subkube("image", "push", "oci:/tmp/nowhere", "--tag", "localhost/subkube/none:0")
     assert res.returncode == 1

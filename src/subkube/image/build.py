@@ -103,7 +103,11 @@ async def _build(
     ref = reference or recipe.reference()
     out = archive or default_archive(root)
     key = current_key(root)
-    if not force and out.is_file() and await podman.image_label(ref, recipe.BUILD_KEY_LABEL) == key:
+    if not force and await podman.image_label(ref, recipe.BUILD_KEY_LABEL) == key:
+        # Built from the same inputs in another clone of the source tree: only the archive
+        # is missing here, seconds instead of minutes.
+        if not out.is_file():
+            await _save(ref, out)
         return Built(ref, out, key, out.stat().st_size, time.monotonic() - started, True)
 
     work = cache_dir() / "image" / "work"
@@ -123,11 +127,15 @@ async def _build(
     if previous:
         # The build this one replaces, unless a container still uses it.
         await podman.run("rmi", previous, check=False)
+    await _save(ref, out)
+    shutil.rmtree(work, ignore_errors=True)
+    return Built(ref, out, key, out.stat().st_size, time.monotonic() - started, False)
+
+
+async def _save(ref: str, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     await podman.run("save", "--quiet", "--format", "oci-archive", "-o", str(out), ref)
-    shutil.rmtree(work, ignore_errors=True)
-    return Built(ref, out, key, out.stat().st_size, time.monotonic() - started, False)
 
 
 async def _install_python(root: Path, work: Path, app: Path) -> None:
