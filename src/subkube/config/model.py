@@ -25,7 +25,9 @@ OptionalDuration = Annotated[str, AfterValidator(_optional_duration)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, validate_default=True, defer_build=True
+    )
 
 
 class Toggle(Strict):
