@@ -31,5 +31,5 @@ fi
 if [ "$(id -u)" -eq 0 ]; then
   .venv/bin/subkube image build
 else
-  echo "not root: build the runner image with \`sudo make image\` before \`make test\`"
+  echo "not root: the runner image is not built (its build needs root); the tests that run the chart's pod need it"
 fi
