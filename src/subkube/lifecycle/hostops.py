@@ -132,12 +132,13 @@ async def synced_resources(host: Kube, state: VClusterState) -> list[Resource]:
     return out
 
 
-async def synced_counts(host: Kube, state: VClusterState) -> dict[str, int]:
-    """Host objects this vcluster owns, per kind."""
-    return {
-        res.plural: len(await owned(host, state, res))
-        for res in await synced_resources(host, state)
-    }
+async def synced_counts(
+    host: Kube, state: VClusterState, resources: list[Resource] | None = None
+) -> dict[str, int]:
+    """Host objects this vcluster owns, per kind: of RESOURCES, or of synced_resources."""
+    if resources is None:
+        resources = await synced_resources(host, state)
+    return {res.plural: len(await owned(host, state, res)) for res in resources}
 
 
 async def name_mapping(host: Kube, state: VClusterState) -> list[tuple[str, str, str]]:
@@ -164,11 +165,13 @@ async def delete_cluster_objects(host: Kube, state: VClusterState) -> None:
 async def wait_collected(host: Kube, state: VClusterState) -> None:
     """Until the host's garbage collector has removed what this vcluster synced. A big
     vcluster takes it minutes, so only COLLECT_TIMEOUT without progress gives up."""
+    # Read once: the config file and the host's CRDs do not change while it waits.
+    resources = await synced_resources(host, state)
     left = -1
     loop = asyncio.get_running_loop()
     progressed = loop.time()
     while True:
-        now = sum((await synced_counts(host, state)).values())
+        now = sum((await synced_counts(host, state, resources)).values())
         if not now:
             return
         if now != left:
