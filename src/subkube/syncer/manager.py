@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 
+from subkube.aio import poll_until
 from subkube.errors import SubkubeError
 from subkube.kube.resource import BY_PLURAL, SERVICEACCOUNTS, SERVICES
 from subkube.kube.rest import ApiError
@@ -128,8 +129,8 @@ class Manager:
                 # first. The wait below sees the handover through.
                 if not exc.already_exists and not (res is SERVICES and exc.status == 422):
                     raise
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        async def reached_host() -> bool:
             virtual = self.ctx.cache.informer("virtual", SERVICES).get(
                 coredns.NAMESPACE, coredns.SERVICE
             )
@@ -142,6 +143,8 @@ class Manager:
                 and virtual["spec"].get("clusterIP") == host["spec"].get("clusterIP")
             ):
                 self.ctx.dns_service_ip = virtual["spec"]["clusterIP"]
-                return
-            await asyncio.sleep(0.2)
-        raise SubkubeError("the vcluster's DNS Service never reached the host")
+                return True
+            return False
+
+        if not await poll_until(reached_host, 60, 0.2):
+            raise SubkubeError("the vcluster's DNS Service never reached the host")

@@ -8,9 +8,7 @@ objects outlive a config change) and takes the version it reads and writes from 
 subkube never installs a definition on the host.
 """
 
-import asyncio
-import time
-
+from subkube.aio import poll_until
 from subkube.config.model import FromHostCustomResource, Sync, ToHostCustomResource
 from subkube.errors import SubkubeError
 from subkube.kube.informer import Informer, Key
@@ -54,14 +52,14 @@ async def copy_definition(virtual: Kube, crd: Obj, timeout: float = ESTABLISH_TI
     """Make the virtual definition the host's, and wait until the virtual API serves it."""
     name = crd["metadata"]["name"]
     await virtual.apply(CRDS, translate.virtual_definition(crd))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if translate.established(await virtual.get(CRDS, name)):
-            return
-        await asyncio.sleep(0.1)
-    raise SubkubeError(
-        f"the vcluster's API server did not serve {name} within {timeout:.0f}s; see its log"
-    )
+
+    async def served() -> bool:
+        return translate.established(await virtual.get(CRDS, name))
+
+    if not await poll_until(served, timeout, 0.1):
+        raise SubkubeError(
+            f"the vcluster's API server did not serve {name} within {timeout:.0f}s; see its log"
+        )
 
 
 class DefinedOnHost(engine.Kind):
