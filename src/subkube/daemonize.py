@@ -18,13 +18,17 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.process import tail
 from subkube.errors import SubkubeError
 from subkube.frontdoor import handover
 from subkube.log import kv
+
+if TYPE_CHECKING:
+    # The CLI imports this module to wait on daemons; the control plane's own imports
+    # (cryptography, the binary pins) are the runner's to pay.
+    from subkube.controlplane.controlplane import ControlPlane
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +119,7 @@ class Sleeper(Protocol):
 async def serve(
     state: DaemonState,
     what: str,
-    start: Callable[[], Awaitable[ControlPlane]],
+    start: Callable[[], Awaitable["ControlPlane"]],
     stop: Callable[[], Awaitable[None]],
     sleeper: Sleeper | None = None,
     lost: Callable[[], Awaitable[str]] | None = None,
@@ -134,7 +138,7 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
 
-    def save_components(cp: ControlPlane) -> None:
+    def save_components(cp: "ControlPlane") -> None:
         state.components = {p.name: p.pid or 0 for p in cp.processes}
         state.save()
 
@@ -179,9 +183,9 @@ async def serve(
 
 
 async def _supervise(
-    cp: ControlPlane,
+    cp: "ControlPlane",
     stopping: asyncio.Event,
-    save_components: Callable[[ControlPlane], None],
+    save_components: Callable[["ControlPlane"], None],
     sleeper: Sleeper | None,
     lost: Callable[[], Awaitable[str]] | None,
     state: DaemonState,

@@ -1,48 +1,84 @@
 """The `subkube` command."""
 
+import importlib
 import sys
-from typing import NoReturn
+from collections.abc import Iterator, Mapping
+from typing import Any, NoReturn
 
-import aiohttp
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from subkube import __version__, log
-from subkube.cli import binaries, config, host, image, inpod, snapshots, vcluster, version
 from subkube.cli.output import console_err
 from subkube.errors import SubkubeError
-from subkube.kube.rest import ApiError
+
+# Each command's module is imported only when that command runs: `subkube list` and
+# `subkube kubeconfig` read state files, and must not wait for what talking to a cluster
+# imports (aiohttp, pydantic, every synced kind: 0.7 s). NAME: (module in subkube.cli, its
+# function or typer.Typer), in the order --help lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "create": ("vcluster", "create"),
+    "delete": ("vcluster", "delete"),
+    "kubeconfig": ("contexts", "kubeconfig"),
+    "list": ("contexts", "list_"),
+    "describe": ("vcluster", "describe"),
+    "connect": ("contexts", "connect"),
+    "disconnect": ("contexts", "disconnect"),
+    "pause": ("vcluster", "pause"),
+    "resume": ("vcluster", "resume"),
+    "sleep": ("vcluster", "sleep"),
+    "wake": ("vcluster", "wake"),
+    "run": ("inpod", "run"),
+    "restore": ("snapshots", "restore"),
+    "version": ("version", "version"),
+    "binaries": ("binaries", "app"),
+    "host": ("host", "app"),
+    "config": ("config", "app"),
+    "certs": ("vcluster", "certs"),
+    "snapshot": ("snapshots", "app"),
+    "image": ("image", "app"),
+    "inpod": ("inpod", "app"),
+}
+
+
+class LazyCommands(Mapping[str, TyperCommand | TyperGroup]):
+    """The root's commands by name, each built from its module when looked up. Typer finds a
+    command, lists them for --help and suggests one for a typo through this mapping."""
+
+    def __getitem__(self, name: str) -> TyperCommand | TyperGroup:
+        module, attribute = COMMANDS[name]
+        target = getattr(importlib.import_module(f"subkube.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            group = typer.main.get_group(target)
+            group.name = name
+            return group
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+        assert isinstance(command, TyperCommand)
+        return command
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
+class LazyGroup(TyperGroup):
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands()  # type: ignore[assignment]
+
 
 app = typer.Typer(
     name="subkube",
+    cls=LazyGroup,
     help="Virtual Kubernetes clusters inside one namespace of a host cluster.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(binaries.app, name="binaries")
-app.add_typer(host.app, name="host")
-app.add_typer(config.app, name="config")
-app.command("create")(vcluster.create)
-app.command("delete")(vcluster.delete)
-app.command("kubeconfig")(vcluster.kubeconfig)
-app.command("list")(vcluster.list_)
-app.command("describe")(vcluster.describe)
-app.command("connect")(vcluster.connect)
-app.command("disconnect")(vcluster.disconnect)
-app.command("pause")(vcluster.pause)
-app.command("resume")(vcluster.resume)
-app.command("sleep")(vcluster.sleep)
-app.command("wake")(vcluster.wake)
-app.command("run")(vcluster.run)
-certs = typer.Typer(help="The vcluster's certificates.", no_args_is_help=True)
-certs.command("check")(vcluster.certs_check)
-certs.command("rotate")(vcluster.certs_rotate)
-app.add_typer(certs, name="certs")
-app.add_typer(snapshots.app, name="snapshot")
-app.command("restore")(snapshots.restore)
-app.add_typer(inpod.app, name="inpod")
-app.add_typer(image.app, name="image")
-app.command("version")(version.version)
 
 
 def _version(value: bool) -> None:
@@ -68,19 +104,33 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def _user_error(exc: Exception) -> str | None:
+    """The one line for an error a user can cause; None for a bug, which keeps its traceback."""
+    if isinstance(exc, SubkubeError):
+        return str(exc)
+    # A command that talked to a cluster imported these; one that did not cannot have
+    # raised their errors, and importing them only to ask would cost every command 0.4 s.
+    rest, aiohttp = sys.modules.get("subkube.kube.rest"), sys.modules.get("aiohttp")
+    if rest is not None and isinstance(exc, rest.ApiError):
+        return f"the API server refused: {exc}"
+    unreachable = (ConnectionError, TimeoutError, *([aiohttp.ClientError] if aiohttp else []))
+    if isinstance(exc, unreachable):
+        return (
+            f"cannot reach the cluster ({exc}); is it running? (`subkube host status`, "
+            "`subkube list`)"
+        )
+    return None
+
+
 def main() -> None:
     """Run the CLI; usage errors are click's, everything a user can cause is one line."""
     try:
         app()
-    except SubkubeError as exc:
-        _fail(str(exc))
-    except ApiError as exc:
-        _fail(f"the API server refused: {exc}")
-    except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
-        _fail(
-            f"cannot reach the cluster ({exc}); is it running? (`subkube host status`, "
-            "`subkube list`)"
-        )
     except KeyboardInterrupt:
         console_err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        message = _user_error(exc)
+        if message is None:
+            raise
+        _fail(message)

@@ -1,8 +1,9 @@
-"""`subkube inpod …`: what the helm driver runs in the chart's pod through `kubectl exec`.
+"""`subkube run`, what the chart's pod runs, and `subkube inpod …`, what the helm driver runs
+in that pod through `kubectl exec`.
 
 The archive travels through the exec stream (stdout for a snapshot, stdin for a restore),
 so the pod needs no route to, and no credentials for, where snapshots are kept: the CLI
-uploads and downloads them with the user's own. Hidden: not for people to type.
+uploads and downloads them with the user's own. `inpod` is hidden: not for people to type.
 """
 
 import asyncio
@@ -16,13 +17,18 @@ from pathlib import Path
 
 import typer
 
+from subkube.cli.options import CONTEXT, KUBECONFIG, NAMESPACE
+from subkube.cli.output import warn
 from subkube.config.load import load
 from subkube.config.model import Config
-from subkube.runner import renewal
+from subkube.lifecycle.commands import host_kubeconfig
+from subkube.runner import daemon, hostside, incluster, renewal
 from subkube.runner.sleep import ask_to_sleep
-from subkube.runner.state import controlplane_dir, load_state
+from subkube.runner.state import VClusterState, controlplane_dir, load_state, vcluster_dir
+from subkube.runner.vcluster import VCluster, VClusterConfig
 from subkube.snapshot import pending
 from subkube.snapshot.capture import capture
+from subkube.syncer.registry import check_supported
 
 app = typer.Typer(
     hidden=True,
@@ -30,7 +36,6 @@ app = typer.Typer(
     help="Run inside the chart's pod by the helm driver, through kubectl exec.",
 )
 
-NAMESPACE = typer.Option(..., "--namespace", "-n", help="Host namespace of the vcluster.")
 # The chart sets SUBKUBE_CONFIG and SUBKUBE_DATA_DIR in the container, so these are right
 # wherever the pod's /etc/subkube and /data live (the local host's runtime maps each mount
 # to a directory of its own, and rewrites such values, not the arguments of an exec).
@@ -119,3 +124,61 @@ def sleep(
     """Put this pod's vcluster to sleep now, and wait until it sleeps."""
     os.environ["SUBKUBE_STATE_DIR"] = str(data_dir)
     asyncio.run(ask_to_sleep(namespace, name))
+
+
+def run(
+    name: str = typer.Argument(..., help="vcluster name."),
+    namespace: str = NAMESPACE,
+    config_files: list[Path] = typer.Option([], "--config", "-f", help="subkube.yaml files."),
+    in_cluster: bool = typer.Option(
+        False, "--in-cluster", help="Use this pod's service account for the host."
+    ),
+    kubeconfig: str | None = KUBECONFIG,
+    context: str | None = CONTEXT,
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Where to keep state."),
+    port: int = typer.Option(
+        0,
+        "--port",
+        envvar="SUBKUBE_PORT",
+        help="Serve the virtual API at this port (8443 with --in-cluster).",
+    ),
+    bind_address: str = typer.Option(
+        "0.0.0.0",
+        "--bind-address",
+        envvar="SUBKUBE_BIND_ADDRESS",
+        help="Address the virtual API listens on when --port is set.",
+    ),
+) -> None:
+    """Run a vcluster in the foreground (what the Helm chart's pod runs)."""
+    if data_dir is not None:
+        os.environ["SUBKUBE_STATE_DIR"] = str(data_dir)
+    config, warnings = load(config_files, [])
+    for warning in warnings:
+        warn(warning)
+    check_supported(config.sync)
+    directory = vcluster_dir(namespace, name)
+    if in_cluster:
+        host = incluster.write_host_kubeconfig(directory / "host.kubeconfig")
+        port = port or 8443
+    else:
+        host = host_kubeconfig(kubeconfig)
+    vc = VCluster(
+        VClusterConfig(
+            name=name,
+            host_namespace=namespace,
+            host_kubeconfig=host,
+            host_context=context,
+            data_dir=directory / "data",
+            config=config,
+            listen_port=port,
+            bind_address=bind_address,
+            advertise_address=os.environ.get("POD_IP", ""),
+            kubeconfig_secret=hostside.kubeconfig_secret_name(name) if in_cluster else "",
+            apply_host_policies=not in_cluster,
+        )
+    )
+    state = VClusterState(
+        name=name, namespace=namespace, host_kubeconfig=str(host), host_context=context or ""
+    )
+
+    raise typer.Exit(asyncio.run(daemon.serve(vc, state)))

@@ -5,15 +5,15 @@ import asyncio
 
 import typer
 
+from subkube.cli.contexts import connect_or_show
+from subkube.cli.options import NAMESPACE
 from subkube.cli.output import console, warn
-from subkube.cli.vcluster import connect_or_show
 from subkube.lifecycle import commands
 from subkube.runner.state import load_state
 from subkube.snapshot.urls import S3Settings
 
 app = typer.Typer(help="Snapshots of a vcluster's store and config.", no_args_is_help=True)
 
-NAMESPACE = typer.Option(..., "--namespace", "-n", help="Host namespace of the vcluster.")
 S3_HELP = "S3 {}; default: as the AWS CLI reads it from the environment ({})."
 S3_ENDPOINT = typer.Option(
     "", "--s3-endpoint", help=S3_HELP.format("endpoint URL", "AWS_ENDPOINT_URL_S3, …")

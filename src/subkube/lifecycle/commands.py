@@ -17,13 +17,13 @@ from subkube.lifecycle.driver import Driver, Phase
 from subkube.lifecycle.helm import HelmDriver
 from subkube.lifecycle.kubeconfigs import current_context, server_of
 from subkube.lifecycle.local import LocalDriver
-from subkube.runner.state import VClusterState, known_vclusters, load_state
-from subkube.runner.vcluster import check_supported
+from subkube.runner.state import VClusterState, existing, known_vclusters, load_state
 from subkube.snapshot import archive
 from subkube.snapshot.archive import Metadata
 from subkube.snapshot.capture import fetch
 from subkube.snapshot.urls import Location, S3Settings
 from subkube.syncer import names
+from subkube.syncer.registry import check_supported
 
 DRIVERS: dict[str, type[Driver]] = {d.name: d for d in (LocalDriver, HelmDriver)}
 
@@ -64,15 +64,6 @@ def stop_on_host(server: str, reason: str) -> list[VClusterState]:
     return stopped
 
 
-def existing(name: str, namespace: str) -> VClusterState:
-    state = load_state(namespace, name)
-    if state is None:
-        raise SubkubeError(
-            f"no vcluster {name} in namespace {namespace}; `subkube list` shows them"
-        )
-    return state
-
-
 @asynccontextmanager
 async def driver_of(state: VClusterState) -> AsyncIterator[Driver]:
     """STATE's driver on a session with its host; an unreachable host is one clear line."""
@@ -111,7 +102,7 @@ async def create(
     except ValueError as exc:
         raise SubkubeError(str(exc)) from exc
     config = config or Config()
-    check_supported(config)
+    check_supported(config.sync)
     if driver not in DRIVERS:
         raise SubkubeError(f"--driver {driver} is not available; use {' or '.join(DRIVERS)}")
     current = load_state(namespace, name)
@@ -249,7 +240,7 @@ async def observe(states: list[VClusterState]) -> list[VClusterState]:
     """STATES as their runners have them now; one whose host does not answer as recorded."""
     out = []
     for state in states:
-        if not DRIVERS[state.driver].remote_phase:
+        if not state.phase_on_host:
             out.append(state)
             continue
         try:

@@ -27,8 +27,6 @@ Phase = Callable[[str], None] | None
 
 class Driver(ABC):
     name: str
-    # The runner's phase lives on the host (observe() reads it), not only in the state file.
-    remote_phase = False
 
     def __init__(self, host: Kube, state: VClusterState) -> None:
         self.host = host

@@ -83,7 +83,6 @@ def stop_forwarder(state: VClusterState) -> None:
 
 class HelmDriver(Driver):
     name = "helm"
-    remote_phase = True
 
     async def _install(
         self, config: Config, current: VClusterState | None, timeout: float, on_phase: Phase

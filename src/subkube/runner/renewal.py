@@ -16,13 +16,18 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from subkube.controlplane.controlplane import ControlPlane
 from subkube.controlplane.pki import next_renewal, renew_leaves, rotate_ca
 from subkube.daemonize import pid_alive
 from subkube.errors import SubkubeError
 from subkube.log import kv
 from subkube.runner.state import load_state, vcluster_dir
+
+if TYPE_CHECKING:
+    # The CLI asks runners to renew through this module (ask); running one is the
+    # runner's, which imports the control plane anyway.
+    from subkube.controlplane.controlplane import ControlPlane
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +112,7 @@ class Renewer:
 
     def __init__(
         self,
-        control_plane: ControlPlane,
+        control_plane: "ControlPlane",
         lifetime: dt.timedelta,
         data_dir: Path,
         after: Callable[[bool], Awaitable[None]],

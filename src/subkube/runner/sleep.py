@@ -22,7 +22,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -36,8 +36,12 @@ from subkube.kube.rest import ApiError, Kube, Obj
 from subkube.log import kv
 from subkube.runner import hostside
 from subkube.runner.state import VClusterState, load_state
-from subkube.runner.vcluster import VCluster
 from subkube.syncer import names
+
+if TYPE_CHECKING:
+    # The CLI asks runners to sleep and wake through this module; the runner's own
+    # imports (the syncer, every kind) are for the runner to pay.
+    from subkube.runner.vcluster import VCluster
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ POD_NAME_ENV = "POD_NAME"
 class Sleeper:
     """Lets the runner's daemon sleep instead of stopping (daemonize.Sleeper)."""
 
-    def __init__(self, vc: VCluster, state: VClusterState) -> None:
+    def __init__(self, vc: "VCluster", state: VClusterState) -> None:
         self.vc = vc
         self.state = state
         self.mode = vc.config.config.sleepMode

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from subkube import daemonize
+from subkube.errors import SubkubeError
 from subkube.paths import state_dir
 
 
@@ -36,15 +37,20 @@ class VClusterState(daemonize.DaemonState):
     sleep_reason: str = ""
 
     @property
+    def phase_on_host(self) -> bool:
+        """Its phase is its pod's, on the host (helm); this file holds what was last seen."""
+        return self.driver == "helm"
+
+    @property
     def running(self) -> bool:
-        if self.driver == "helm":
+        if self.phase_on_host:
             return self.phase == "Running"
         return super().running
 
     @property
     def sleeping(self) -> bool:
         """Asleep: its process holds only the API address, and wakes on the first request."""
-        return self.phase == "Sleeping" and (self.driver == "helm" or daemonize.pid_alive(self.pid))
+        return self.phase == "Sleeping" and (self.phase_on_host or daemonize.pid_alive(self.pid))
 
     @property
     def path(self) -> Path:
@@ -53,6 +59,16 @@ class VClusterState(daemonize.DaemonState):
 
 def load_state(namespace: str, name: str) -> VClusterState | None:
     return daemonize.load(VClusterState, vcluster_dir(namespace, name) / "state.json")
+
+
+def existing(name: str, namespace: str) -> VClusterState:
+    """NAME's state, or an error that says how to find the vclusters there are."""
+    state = load_state(namespace, name)
+    if state is None:
+        raise SubkubeError(
+            f"no vcluster {name} in namespace {namespace}; `subkube list` shows them"
+        )
+    return state
 
 
 def known_vclusters() -> list[tuple[str, str]]:

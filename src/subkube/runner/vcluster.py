@@ -36,7 +36,7 @@ from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
 from subkube.syncer.dns import coredns
 from subkube.syncer.manager import Manager
-from subkube.syncer.registry import taken_over, unsupported
+from subkube.syncer.registry import taken_over
 from subkube.syncer.resources.customresources.kind import check_host_definitions
 
 log = logging.getLogger(__name__)
@@ -100,13 +100,6 @@ def public_address(data_dir: Path) -> tuple[str, int]:
             ports = json.loads((data_dir / "controlplane" / "ports.json").read_text())
             path.write_text(str(int(ports["apiserver"])))
     return "127.0.0.1", remembered_port(path)
-
-
-def check_supported(config: Config) -> None:
-    """Refuse, before anything starts, what the runner cannot do yet."""
-    missing = unsupported(config.sync)
-    if missing:
-        raise SubkubeError(f"{', '.join(missing)}: not supported yet; disable it")
 
 
 def store_of(config: Config) -> dict[str, Any]:

@@ -24,9 +24,7 @@ class Manager:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
         sync = ctx.sync
-        missing = registry.unsupported(sync)
-        if missing:
-            raise SubkubeError(f"{', '.join(missing)}: not supported yet; disable it")
+        registry.check_supported(sync)
         if not sync.toHost.services.enabled:
             raise SubkubeError(
                 "sync.toHost.services cannot be disabled: the vcluster's DNS "

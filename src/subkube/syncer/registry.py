@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from subkube.config.model import Sync
+from subkube.errors import SubkubeError
 from subkube.kube.resource import (
     CRDS,
     INGRESSCLASSES,
@@ -353,6 +354,13 @@ def unsupported(sync: Sync) -> list[str]:
             if on and name not in supported(direction):
                 out.append(f"sync.{direction}.{name}")
     return out
+
+
+def check_supported(sync: Sync) -> None:
+    """Refuse, before anything starts, what the syncer cannot do yet."""
+    missing = unsupported(sync)
+    if missing:
+        raise SubkubeError(f"{', '.join(missing)}: not supported yet; disable it")
 
 
 def taken_over(sync: Sync) -> list[str]:
