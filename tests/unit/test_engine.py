@@ -4,6 +4,7 @@ replacement, a relist after 410, a conflict retried, and references deciding wha
 from subkube.kube.resource import CONFIGMAPS, PODS
 from subkube.kube.rest import Obj
 from subkube.syncer import names
+from subkube.syncer.engine import Engine
 from subkube.syncer.references import FORCE_SYNC_ANNOTATION
 from subkube.syncer.resources.configmaps.kind import ConfigMaps
 from subkube.syncer.resources.pods.kind import Pods
@@ -150,3 +151,25 @@ async def test_only_what_pods_use_reaches_the_host(used_cm: Rig) -> None:
         return await r.host_copy(CONFIGMAPS, "cfg") is None
 
     await eventually(gone, "the ConfigMap no pod uses gone from the host")
+
+
+nothing_running = rig_fixture({"toHost": {"configMaps": {"all": True}}})
+
+
+async def test_a_prepared_kind_lists_at_once_and_writes_only_once_started(
+    nothing_running: Rig,
+) -> None:
+    r = nothing_running
+    await r.virtual.create(CONFIGMAPS, cm("early", a="1"))
+    engine = Engine(ConfigMaps(r.ctx))
+    await engine.prepare()
+    try:
+        informers = r.ctx.cache.informers()
+        assert informers
+        assert all(i.running for i in informers)
+        await eventually(lambda: all(i.synced.is_set() for i in informers), "lists done")
+        assert await r.host_copy(CONFIGMAPS, "early") is None, "not started yet"
+        await engine.start()
+        await eventually(lambda: r.host_copy(CONFIGMAPS, "early"), "the host copy")
+    finally:
+        await engine.stop()

@@ -571,6 +571,31 @@ async def test_fail_next_and_call_counts() -> None:
 # --- the real informer -------------------------------------------------------------------
 
 
+async def test_the_informer_lists_first_from_the_watch_cache_and_relists_from_the_store() -> None:
+    kube = MemoryKube()
+    await kube.create(PODS, pod("a"))
+    asked: list[str] = []
+    listing = kube.list
+
+    async def list_(*args: Any, resource_version: str = "", **kwargs: Any) -> Obj:
+        asked.append(resource_version)
+        return await listing(*args, resource_version=resource_version, **kwargs)
+
+    kube.list = list_  # type: ignore[method-assign]
+    informer = Informer(kube, PODS, namespace="ns")
+    informer.start()
+    try:
+        await asyncio.wait_for(informer.synced.wait(), 2)
+        assert asked == ["0"]
+        await kube.create(CONFIGMAPS, cm("elsewhere"))
+        kube.compact()
+        kube.drop_watches()
+        await eventually(lambda: informer.relists == 2, "a relist after 410")
+        assert asked == ["0", ""]
+    finally:
+        await informer.stop()
+
+
 async def test_the_informer_lists_watches_and_relists_after_gone() -> None:
     kube = MemoryKube()
     await kube.create(PODS, pod("a"))

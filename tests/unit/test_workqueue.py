@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from subkube.kube.workqueue import ShutDown, WorkQueue
+from subkube.kube.workqueue import ShutDown, WorkQueue, process
 
 
 async def test_keys_are_deduplicated() -> None:
@@ -100,3 +100,23 @@ async def test_a_key_requeued_while_processing_joins_its_flow_again() -> None:
     q.done(key)
     assert [await q.get(), await q.get()] == [("b", "1"), ("a", "1")]
     assert len(q) == 0
+
+
+async def test_a_worker_on_a_full_queue_of_quick_keys_lets_the_loop_run_between_them() -> None:
+    q: WorkQueue[int] = WorkQueue()
+    for key in range(1000):
+        q.add(key)
+    handled: list[int] = []
+
+    async def quick(key: int) -> None:
+        handled.append(key)
+
+    worker = asyncio.create_task(process(q, quick, lambda key, exc: None))
+    try:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        # Another task ran while the worker had 998 keys left to take without waiting.
+        assert 0 < len(handled) < 10
+    finally:
+        q.shutdown()
+        await worker

@@ -47,14 +47,17 @@ class InformerCache:
             self._informers[key] = informer
         return informer
 
-    async def synced(self, informers: Iterable[Informer]) -> None:
-        """Start INFORMERS that are not running yet and wait until each has listed."""
-        waiting = []
+    def start(self, informers: Iterable[Informer]) -> None:
+        """Start INFORMERS that are not running yet."""
         for informer in informers:
             if not informer.running:
                 informer.start()
-            waiting.append(informer.synced.wait())
-        await asyncio.gather(*waiting)
+
+    async def synced(self, informers: Iterable[Informer]) -> None:
+        """Start INFORMERS that are not running yet and wait until each has listed."""
+        informers = list(informers)
+        self.start(informers)
+        await asyncio.gather(*(informer.synced.wait() for informer in informers))
 
     def informers(self) -> list[Informer]:
         return list(self._informers.values())

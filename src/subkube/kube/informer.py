@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
+from subkube.kube.gcpause import collector_paused
 from subkube.kube.packed import Packed
 from subkube.kube.resource import Resource, key_of
 from subkube.kube.rest import TRANSIENT, ApiError, Kube, Obj
@@ -147,8 +148,17 @@ class Informer:
                 log.exception("informer handler failed", extra=kv(informer=self.name))
 
     async def relist(self) -> None:
+        with collector_paused():
+            await self._relist()
+
+    async def _relist(self) -> None:
+        # The first list may come from the API server's watch cache, as client-go's does; a
+        # relist follows an expired watch or a failure, and reads the store.
         page = await self.kube.list(
-            self.resource, self.namespace, label_selector=self.label_selector
+            self.resource,
+            self.namespace,
+            label_selector=self.label_selector,
+            resource_version="0" if self.relists == 0 else "",
         )
         fresh: dict[Key, Obj] = {}
         for item in page.get("items", []):

@@ -1008,9 +1008,11 @@ class MemoryKube(Kube):
         label_selector: str | None = None,
         field_selector: str | None = None,
         limit: int = 500,
+        resource_version: str = "",
     ) -> Obj:
         """All matching objects in one list (Kube.list merges its pages, so LIMIT changes
-        nothing). Items carry no apiVersion and kind, as in the API server's lists of
+        nothing; there is no watch cache, so every list is current, as RESOURCE_VERSION ""
+        asks). Items carry no apiVersion and kind, as in the API server's lists of
         built-in types."""
         path = res.path(namespace)
         await self._enter("list", path)

@@ -88,14 +88,25 @@ class Engine:
             kind.name, self._timed_reconcile, kind.workers, queue=kind.queue, on_error=self._failed
         )
         self._resync_task: asyncio.Task[None] | None = None
+        self._informers: list[Informer] | None = None
 
     def enqueue_all(self) -> None:
         for key in self.kind.all_keys():
             self.queue.add(key)
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
+        """Make what the kind needs and set its informers listing; start() waits for their
+        lists. A manager prepares every kind first, so their lists run side by side, and
+        starts them stage by stage: a kind's keys wait in its queue until then."""
         await self.kind.setup()
-        await self.kind.ctx.cache.synced(self.kind.watch())
+        self._informers = self.kind.watch()
+        self.kind.ctx.cache.start(self._informers)
+
+    async def start(self) -> None:
+        if self._informers is None:
+            await self.prepare()
+        assert self._informers is not None
+        await self.kind.ctx.cache.synced(self._informers)
         self.enqueue_all()
         self.controller.start()
         self._resync_task = asyncio.create_task(self._resync(), name=f"{self.kind.name}-resync")

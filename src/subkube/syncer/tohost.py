@@ -9,13 +9,13 @@ and the few hooks where it differs; everything else lives here. A cluster-scoped
 host copies are cluster-scoped too, named and labelled by syncer/clusterscoped.py.
 """
 
-import copy
 import datetime as dt
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.kube.informer import Informer, Key
 from subkube.kube.resource import EVENTS, Resource, key_of
 from subkube.kube.rest import ApiError, Obj
@@ -286,7 +286,7 @@ class ToHost(engine.Kind):
             self.requeue_after(key, 0.2)
             return
 
-        desired = self.to_host(copy.deepcopy(vobj))
+        desired = self.to_host(json_copy(vobj))
         if hobj is None:
             if await self.host_missing(vobj) or await self.refuse(vobj) or self.waiting(vobj):
                 return

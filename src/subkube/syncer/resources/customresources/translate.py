@@ -8,9 +8,9 @@ object under the host's labels, status included. The definition comes from the h
 the operator runs, and is copied inside.
 """
 
-import copy
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.kube.resource import Resource, label_selector
 from subkube.syncer import merge, names
 from subkube.syncer.resources.hostclasses import translate as hostclasses
@@ -93,7 +93,7 @@ def established(crd: Obj) -> bool:
 
 
 def to_host(vobj: Obj, *, kind: str, vcluster: str, host_namespace: str, owner: Obj | None) -> Obj:
-    out = {k: copy.deepcopy(v) for k, v in vobj.items() if k not in ("metadata", "status")}
+    out = {k: json_copy(v) for k, v in vobj.items() if k not in ("metadata", "status")}
     out["metadata"] = names.host_metadata(
         vobj, kind=kind, vcluster=vcluster, host_namespace=host_namespace, owner=owner
     )
@@ -119,7 +119,7 @@ def status_update(vobj: Obj, hobj: Obj) -> Obj | None:
     status = hobj.get("status") or {}
     if status == (vobj.get("status") or {}):
         return None
-    return {"status": copy.deepcopy(status)}
+    return {"status": json_copy(status)}
 
 
 # --- from host -----------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def to_virtual(hobj: Obj, *, namespace: str | None) -> Obj:
     if namespace:
         out["metadata"]["namespace"] = namespace
     if "status" in hobj:
-        out["status"] = copy.deepcopy(hobj["status"])
+        out["status"] = json_copy(hobj["status"])
     return out
 
 

@@ -1,15 +1,15 @@
 """Endpoints of selector-less Services, virtual -> host (pure)."""
 
-import copy
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer import names
 
 Obj = dict[str, Any]
 
 
 def to_host(vobj: Obj, *, vcluster: str, host_namespace: str, owner: Obj | None) -> Obj:
-    subsets = copy.deepcopy(vobj.get("subsets") or [])
+    subsets = json_copy(vobj.get("subsets") or [])
     namespace = vobj["metadata"]["namespace"]
     for subset in subsets:
         for field in ("addresses", "notReadyAddresses"):

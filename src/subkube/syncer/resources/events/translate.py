@@ -1,8 +1,8 @@
 """Events host -> virtual (pure): about synced objects only, with no host name left."""
 
-import copy
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer import names
 
 Obj = dict[str, Any]
@@ -19,7 +19,7 @@ def to_virtual(hevent: Obj, involved: Obj, *, host_namespace: str, vcluster: str
     if not (vname and vns):
         return None
     hname = involved["metadata"]["name"]
-    event = copy.deepcopy(hevent)
+    event = json_copy(hevent)
     meta = event["metadata"]
     suffix = meta["name"][len(hname) :] if meta["name"].startswith(hname) else "." + meta["uid"]
     obj = event["involvedObject"]

@@ -1,9 +1,9 @@
 """Host classes shown inside (sync.fromHost.{storageClasses, ingressClasses, priorityClasses,
 runtimeClasses}): a read-only copy of each host object, marked as coming from the host."""
 
-import copy
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer import names
 
 Obj = dict[str, Any]
@@ -15,8 +15,8 @@ _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
 def to_virtual(hobj: Obj) -> Obj:
-    obj = {k: copy.deepcopy(v) for k, v in hobj.items() if k not in ("metadata", "status")}
-    meta = {k: copy.deepcopy(hobj["metadata"][k]) for k in _KEPT_METADATA if k in hobj["metadata"]}
+    obj = {k: json_copy(v) for k, v in hobj.items() if k not in ("metadata", "status")}
+    meta = {k: json_copy(hobj["metadata"][k]) for k in _KEPT_METADATA if k in hobj["metadata"]}
     meta["labels"] = {**(meta.get("labels") or {}), FROM_HOST_LABEL: "true"}
     annotations = {
         k: v for k, v in (meta.get("annotations") or {}).items() if k not in _DROPPED_ANNOTATIONS

@@ -7,10 +7,10 @@ name), and the Secrets ingress-nginx reads from its `auth-secret`, `auth-tls-sec
 `proxy-ssl-secret` annotations. The ingress class is the host's and is kept.
 """
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer import merge, names
 
 Obj = dict[str, Any]
@@ -44,7 +44,7 @@ def _annotation_secret(value: str, namespace: str) -> tuple[str, str] | None:
 
 def to_host(vobj: Obj, *, vcluster: str, host_namespace: str, owner: Obj | None) -> Obj:
     namespace = vobj["metadata"]["namespace"]
-    spec = copy.deepcopy(vobj.get("spec") or {})
+    spec = json_copy(vobj.get("spec") or {})
     for backend in _backends(spec):
         for ref in (backend.get("service"), backend.get("resource")):
             if ref and ref.get("name"):
@@ -103,4 +103,4 @@ def status_to_virtual(vobj: Obj, hobj: Obj) -> Obj | None:
     lb = (hobj.get("status") or {}).get("loadBalancer") or {}
     if ((vobj.get("status") or {}).get("loadBalancer") or {}) == lb:
         return None
-    return {"status": {"loadBalancer": copy.deepcopy(lb)}}
+    return {"status": {"loadBalancer": json_copy(lb)}}

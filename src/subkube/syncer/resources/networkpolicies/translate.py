@@ -7,9 +7,9 @@ matching namespace names (the syncer re-translates when namespaces change). ipBl
 ports pass unchanged. A peer that matches no namespace matches no pod, never every pod.
 """
 
-import copy
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer import names
 
 Obj = dict[str, Any]
@@ -68,7 +68,7 @@ def matching_namespaces(selector: Obj, namespaces: list[Obj]) -> list[str]:
 
 def _peer(peer: Obj, own_namespace: str, vcluster: str, namespaces: list[Obj]) -> Obj:
     if "ipBlock" in peer:
-        return copy.deepcopy(peer)
+        return json_copy(peer)
     if "namespaceSelector" in peer:
         ns_selector = peer["namespaceSelector"] or {}
         scope = None if not ns_selector else matching_namespaces(ns_selector, namespaces)
@@ -87,7 +87,7 @@ def to_host(
 ) -> Obj:
     """NAMESPACES: the virtual Namespace objects, to resolve namespaceSelectors."""
     ns = vobj["metadata"]["namespace"]
-    spec = copy.deepcopy(vobj.get("spec") or {})
+    spec = json_copy(vobj.get("spec") or {})
     spec["podSelector"] = _pod_selector(spec.get("podSelector"), vcluster, [ns])
     for direction, peers_key in (("ingress", "from"), ("egress", "to")):
         for rule in spec.get(direction) or []:

@@ -1,10 +1,10 @@
 """PersistentVolumeClaim virtual -> host, status host -> virtual (pure)."""
 
-import copy
 from collections.abc import Mapping, Set
 from types import MappingProxyType
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.kube.resource import object_reference
 from subkube.syncer import names
 from subkube.syncer.resources.storageclasses.translate import claim_class
@@ -27,7 +27,7 @@ def to_host(
     must use (none by default: class names pass unchanged). VOLUMES: the tenant's volumes
     copied to the host; a volumeName naming one becomes its host name. Any other volumeName
     goes: the host binds and provisions, and no raw name may reach a host volume."""
-    spec = copy.deepcopy(vobj.get("spec") or {})
+    spec = json_copy(vobj.get("spec") or {})
     volume = spec.pop("volumeName", None)
     if volume in volumes:
         spec["volumeName"] = names.host_cluster_name(volume, host_namespace, vcluster)
@@ -73,10 +73,10 @@ def host_spec_update(desired: Obj, actual: Obj) -> Obj | None:
 
 
 def status_to_virtual(vobj: Obj, hobj: Obj) -> Obj | None:
-    status = copy.deepcopy(hobj.get("status") or {})
+    status = json_copy(hobj.get("status") or {})
     if status == (vobj.get("status") or {}):
         return None
-    out = copy.deepcopy(vobj)
+    out = json_copy(vobj)
     out["status"] = status
     return out
 

@@ -20,12 +20,12 @@ tenant's PV may name is the isolation boundary:
   name that class (by its host name) can bind.
 """
 
-import copy
 import re
 from collections.abc import Iterator, Set
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer import clusterscoped, names
 from subkube.syncer.resources.persistentvolumeclaims.translate import VOLUME_DRIVER, VOLUME_LABEL
 from subkube.syncer.resources.pods.security import BASELINE, RESTRICTED, Violation
@@ -128,7 +128,7 @@ def to_host(
     )
     for key in _HOST_ANNOTATIONS:
         meta["annotations"].pop(key, None)
-    spec = copy.deepcopy(vobj.get("spec") or {})
+    spec = json_copy(vobj.get("spec") or {})
     if claim_ref := spec.get("claimRef"):
         spec["claimRef"] = host_claim_ref(
             claim_ref, vcluster=vcluster, host_namespace=host_namespace
@@ -238,7 +238,7 @@ def status_to_virtual(vobj: Obj, hobj: Obj) -> Obj | None:
     wanted_status = {k: hstatus[k] for k in _STATUS if k in hstatus}
     if wanted_status == {k: vstatus[k] for k in _STATUS if k in vstatus}:
         return None
-    out = copy.deepcopy(vobj)
+    out = json_copy(vobj)
     out["status"] = {**{k: v for k, v in vstatus.items() if k not in _STATUS}, **wanted_status}
     return out
 

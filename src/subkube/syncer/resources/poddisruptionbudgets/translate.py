@@ -38,12 +38,12 @@ and the host's does not stays listed, and keeps its disruption taken, while it e
 controller's DELETION_TIMEOUT (an eviction whose delete never came).
 """
 
-import copy
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer import merge, names
 
 Obj = dict[str, Any]
@@ -140,7 +140,7 @@ def host_min_available(spec: Obj, expected: int) -> int | None:
 def host_budget(spec: Obj, pods: Iterable[Obj]) -> Obj:
     """SPEC (the virtual one) with its bound as the host copy's integer minAvailable, given
     the virtual pods of the budget's namespace; no maxUnavailable."""
-    out = copy.deepcopy(spec)
+    out = json_copy(spec)
     out.pop("maxUnavailable", None)
     out.pop("minAvailable", None)
     bound = host_min_available(spec, expected_pods(spec.get("selector"), pods))
@@ -245,7 +245,7 @@ def status_to_virtual(
     if not hstatus:
         return None
     vstatus = vobj.get("status") or {}
-    status = copy.deepcopy(hstatus)
+    status = json_copy(hstatus)
     # The host's numbers describe the virtual generation only once the host has seen its
     # own latest generation; until then the virtual one keeps what it had.
     host_observed = hstatus.get("observedGeneration")

@@ -8,11 +8,11 @@ PriorityClasses on the host, RuntimeClasses mapped to the host's) are off unless
 PodContext turns them on.
 """
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer import names
 from subkube.syncer.names import DOMAIN
 from subkube.syncer.resources.pods.references import driver_secret
@@ -164,7 +164,7 @@ def _translate_container(
 ) -> Obj:
     env: list[Obj] = []
     for e in c.get("env") or []:
-        e = copy.deepcopy(e)
+        e = json_copy(e)
         source = e.get("valueFrom") or {}
         if ref := source.get("configMapKeyRef"):
             ref["name"] = _rename(ref.get("name"), ns, vc)
@@ -335,7 +335,7 @@ def with_tolerations(tolerations: list[Obj], enforced: list[Obj]) -> list[Obj]:
     have = {_toleration_key(t) for t in out}
     for t in enforced:
         if _toleration_key(t) not in have:
-            out.append(copy.deepcopy(t))
+            out.append(json_copy(t))
             have.add(_toleration_key(t))
     return out
 
@@ -378,7 +378,7 @@ def without_class_scheduling(spec: Obj, scheduling: Obj | None) -> None:
 
 
 def to_host(vpod: Obj, ctx: PodContext) -> Obj:
-    pod = copy.deepcopy(vpod)
+    pod = json_copy(vpod)
     meta = pod["metadata"]
     ns, name, vc = meta["namespace"], meta["name"], ctx.vcluster
     labels = meta.get("labels") or {}
@@ -568,7 +568,7 @@ def host_spec_update(desired: Obj, actual: Obj) -> Obj | None:
 
 def status_to_virtual(vpod: Obj, hpod: Obj) -> Obj | None:
     """The virtual pod with the host's status (all of it but qosClass), or None if equal."""
-    status = copy.deepcopy(hpod.get("status") or {})
+    status = json_copy(hpod.get("status") or {})
     vstatus = vpod.get("status") or {}
     if "qosClass" in vstatus:
         status["qosClass"] = vstatus["qosClass"]
@@ -576,7 +576,7 @@ def status_to_virtual(vpod: Obj, hpod: Obj) -> Obj | None:
         status.pop("qosClass", None)
     if status == vstatus:
         return None
-    out = copy.deepcopy(vpod)
+    out = json_copy(vpod)
     out["status"] = status
     return out
 

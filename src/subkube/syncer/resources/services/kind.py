@@ -1,8 +1,8 @@
 """Services: the same ClusterIP inside and on the host; load-balancer status back."""
 
-import copy
 import logging
 
+from subkube.kube.copying import json_copy
 from subkube.kube.resource import SERVICES, Resource
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
@@ -31,7 +31,7 @@ class Services(ToHost):
         cannot do is left to the sync (which recreates the virtual Service with the host's
         IP), except a ClusterIP the tenant asked for that the host refuses: a plain cluster
         refuses that create too."""
-        vobj = copy.deepcopy(request.get("object") or {})
+        vobj = json_copy(request.get("object") or {})
         meta = vobj.setdefault("metadata", {})
         namespace = request.get("namespace") or meta.get("namespace", "")
         name = meta.get("name") or request.get("name", "")

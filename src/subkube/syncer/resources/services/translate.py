@@ -1,8 +1,8 @@
 """Service virtual -> host, status host -> virtual (pure)."""
 
-import copy
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer import names
 
 Obj = dict[str, Any]
@@ -14,7 +14,7 @@ _IMMUTABLE = ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy")
 
 def to_host(vobj: Obj, *, vcluster: str, host_namespace: str, owner: Obj | None) -> Obj:
     meta = vobj["metadata"]
-    spec = copy.deepcopy(vobj.get("spec") or {})
+    spec = json_copy(vobj.get("spec") or {})
     for f in _HOST_ALLOCATED:
         spec.pop(f, None)
     if spec.get("selector"):
@@ -35,7 +35,7 @@ def to_host(vobj: Obj, *, vcluster: str, host_namespace: str, owner: Obj | None)
 
 def without_cluster_ip(host: Obj) -> Obj:
     """The same host Service, letting the host pick its ClusterIP."""
-    out = copy.deepcopy(host)
+    out = json_copy(host)
     for f in ("clusterIP", "clusterIPs"):
         out["spec"].pop(f, None)
     return out
@@ -61,7 +61,7 @@ def status_to_virtual(vobj: Obj, hobj: Obj) -> Obj | None:
     lb = (hobj.get("status") or {}).get("loadBalancer") or {}
     if (vobj.get("status") or {}).get("loadBalancer", {}) == lb:
         return None
-    out = copy.deepcopy(vobj)
+    out = json_copy(vobj)
     out.setdefault("status", {})["loadBalancer"] = lb
     return out
 
@@ -74,7 +74,7 @@ def ip_mismatch(vobj: Obj, hobj: Obj) -> bool:
 
 def recreated_with_ip(vobj: Obj, ip: str) -> Obj:
     """The virtual Service as it must be created anew to carry the host's ClusterIP."""
-    out = copy.deepcopy(vobj)
+    out = json_copy(vobj)
     meta = out["metadata"]
     for f in (
         "uid",

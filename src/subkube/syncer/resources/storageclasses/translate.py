@@ -11,11 +11,11 @@ name any Secret of the host namespace, the vcluster's own included, and is refus
 privileged.
 """
 
-import copy
 import datetime as dt
 from collections.abc import Iterable, Set
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer import clusterscoped, names
 from subkube.syncer.resources.hostclasses.translate import from_host
 from subkube.syncer.resources.pods.security import BASELINE, RESTRICTED, Violation
@@ -59,7 +59,7 @@ def to_host(vobj: Obj, *, vcluster: str, host_namespace: str) -> Obj:
     for key in DEFAULT_ANNOTATIONS:
         meta["annotations"].pop(key, None)
     out: Obj = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": meta}
-    out.update({f: copy.deepcopy(vobj[f]) for f in _KEPT if f in vobj})
+    out.update({f: json_copy(vobj[f]) for f in _KEPT if f in vobj})
     if parameters := vobj.get("parameters"):
         out["parameters"] = _host_parameters(parameters, vcluster, host_namespace)
     return out
