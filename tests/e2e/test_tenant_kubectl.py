@@ -201,12 +201,15 @@ spec: {{containers: [{{name: a, image: busybox}}]}}
     wait_for("the neighbour's pod", lambda: phase(lab, host_name, NS, OTHER) == "Running")
     own = lab.v("-n", NS, "logs", host_name, "-c", "a", vc=OTHER).stdout
     assert "secret of vc1" not in own
-    # It points a node at vc1's kubelet endpoint. A node the syncer made is put back at
-    # once; a Node of its own stays, but its API server trusts only its own endpoint.
+    # It points a node at vc1's kubelet endpoint for the node of vc1's pod (the host
+    # scheduler may have put the two pods on different nodes, and vc1 shows only the nodes
+    # its pods run on). A node the syncer made is put back at once; a Node of its own
+    # stays, but its API server trusts only its own endpoint.
     node = lab.v(
         "-n", NS, "get", "pod", host_name, "-o", "jsonpath={.spec.nodeName}", vc=OTHER
     ).stdout
-    vc1_node = lab.v_json("get", "node", node)
+    vc1_pod_node = lab.v("-n", "demo", "get", "pod", "web", "-o", "jsonpath={.spec.nodeName}")
+    vc1_node = lab.v_json("get", "node", vc1_pod_node.stdout)
     endpoint = {
         "addresses": vc1_node["status"]["addresses"],
         "daemonEndpoints": vc1_node["status"]["daemonEndpoints"],
