@@ -1,10 +1,13 @@
 """The engine and the to-host rules on an in-memory API: the four rules, stale-UID
 replacement, a relist after 410, a conflict retried, and references deciding what syncs."""
 
+import dataclasses
+
 from subkube.kube.resource import CONFIGMAPS, PODS
 from subkube.kube.rest import Obj
 from subkube.syncer import names
 from subkube.syncer.engine import Engine
+from subkube.syncer.manager import list_host_copies
 from subkube.syncer.references import FORCE_SYNC_ANNOTATION
 from subkube.syncer.resources.configmaps.kind import ConfigMaps
 from subkube.syncer.resources.pods.kind import Pods
@@ -173,3 +176,38 @@ async def test_a_prepared_kind_lists_at_once_and_writes_only_once_started(
         await eventually(lambda: r.host_copy(CONFIGMAPS, "early"), "the host copy")
     finally:
         await engine.stop()
+
+
+async def test_a_syncer_goes_on_from_host_copies_listed_before_it_started(every_cm: Rig) -> None:
+    """As a restarted runner: the host's copies list while the control plane starts, and the
+    syncer, made later, reads that same cache, without listing the host again."""
+    r = every_cm
+    for name in ("kept", "gone"):
+        await r.virtual.create(CONFIGMAPS, cm(name, a="1"))
+    await eventually(lambda: r.host_copy(CONFIGMAPS, "gone"), "both copied")
+    await r.stop()
+    await r.virtual.delete(CONFIGMAPS, "gone", "demo")
+    await r.virtual.create(CONFIGMAPS, cm("new", a="1"))
+
+    prefetched = list_host_copies(r.host, r.ctx.sync, host_namespace=HOST_NS, vcluster=VC)
+    listed = prefetched.informers()
+    await eventually(lambda: all(i.synced.is_set() for i in listed), "the host's lists")
+    ctx = dataclasses.replace(r.ctx, prefetched=prefetched)
+    engine = Engine(ConfigMaps(ctx))
+    await engine.start()
+    try:
+        await eventually(lambda: r.host_copy(CONFIGMAPS, "new"), "the new one copied")
+        await eventually(
+            lambda: _missing(r, "gone"), "the copy of the one deleted meanwhile removed"
+        )
+        assert await r.host_copy(CONFIGMAPS, "kept") is not None
+        host_cms = ctx.owned(CONFIGMAPS)
+        assert host_cms in listed
+        assert host_cms.relists == 1, "the syncer used the list made before it"
+    finally:
+        await engine.stop()
+        await ctx.cache.stop()
+
+
+async def _missing(r: Rig, name: str) -> bool:
+    return await r.host_copy(CONFIGMAPS, name) is None

@@ -25,6 +25,14 @@ Handler = Callable[[str, Obj], None]
 IndexFunc = Callable[[Obj], list[str]]
 
 
+# The index of a namespaced resource's objects by namespace (see `in_namespace`).
+BY_NAMESPACE = "namespace"
+
+
+def namespace_of(obj: Obj) -> list[str]:
+    return [obj.get("metadata", {}).get("namespace", "")]
+
+
 def slim(obj: Obj) -> Obj:
     """Drop managedFields before caching: no reconcile reads them, and on pods they are a
     large share of the object (client-go informers use the same transform)."""
@@ -67,8 +75,14 @@ class Informer:
         self.relists = 0
         self._task: asyncio.Task[None] | None = None
 
-    def add_handler(self, handler: Handler) -> None:
+    def add_handler(self, handler: Handler, *, replay: bool = False) -> None:
+        """REPLAY: HANDLER is told of every object cached already, as ADDED (client-go's
+        handlers added late): for a reader that keeps state of its own, on an informer
+        that may have listed before it came."""
         self.handlers.append(handler)
+        if replay:
+            for obj in self.cache.values():
+                handler("ADDED", obj)
 
     def get(self, namespace: str, name: str) -> Obj | None:
         return self.cache.get((namespace, name))
@@ -90,6 +104,11 @@ class Informer:
     def by_index(self, name: str, value: str) -> list[Obj]:
         keys = self._indexes[name].get(value, ())
         return [self.cache[k] for k in keys if k in self.cache]
+
+    def in_namespace(self, namespace: str) -> list[Obj]:
+        """The cached objects of NAMESPACE, decoding no other: once indexed by namespace
+        (`add_index(BY_NAMESPACE, namespace_of)`)."""
+        return self.by_index(BY_NAMESPACE, namespace)
 
     def keys_by_index(self, name: str, value: str) -> list[Key]:
         """The keys by_index would give the objects of, without decoding them."""

@@ -21,6 +21,7 @@ from subkube.controlplane.ports import free_port, remembered_port
 from subkube.controlplane.spec import ControlPlaneSpec, Replica
 from subkube.errors import SubkubeError
 from subkube.frontdoor.proxy import FrontDoor
+from subkube.kube.cache import InformerCache
 from subkube.kube.client import connect
 from subkube.kube.resource import BY_PLURAL, PODS
 from subkube.kube.rest import Kube, Obj
@@ -35,7 +36,7 @@ from subkube.snapshot.scheduled import ScheduledSnapshots
 from subkube.syncer import metrics
 from subkube.syncer.context import SyncContext
 from subkube.syncer.dns import coredns
-from subkube.syncer.manager import Manager
+from subkube.syncer.manager import Manager, list_host_copies
 from subkube.syncer.registry import taken_over
 from subkube.syncer.resources.customresources.kind import check_host_definitions
 
@@ -161,6 +162,7 @@ class VCluster:
         self.elector: leader.Elector | None = None
         self.leading: asyncio.Task[None] | None = None
         self.watching_host: asyncio.Task[str] | None = None
+        self.prefetched: InformerCache | None = None
         # Set by start(), for what the leader starts later.
         self.host: Kube
         self.owner: Obj
@@ -196,6 +198,14 @@ class VCluster:
             self.host = host = Kube(host_api)
             await check_host_definitions(host, c.config.sync)
             self.owner = owner = await hostside.ensure_host_objects(host, c.host_namespace, c.name)
+            replica = self._replica()
+            if replica is None:
+                # The host's copies list while the control plane starts: the syncer finds
+                # them cached. A replica lists once it leads.
+                self.prefetched = list_host_copies(
+                    host, c.config.sync, host_namespace=c.host_namespace, vcluster=c.name
+                )
+                self.stack.push_async_callback(self.prefetched.stop)
             self.watching_host = watching = asyncio.create_task(
                 hostwatch.lost(
                     host, c.host_namespace, c.name, c.config.controlPlane.advanced.host_grace
@@ -214,7 +224,6 @@ class VCluster:
             data_dir = c.data_dir / "controlplane"
             self.kubelet_ip = kubelet_address()
             virtual_scheduler = c.config.controlPlane.advanced.virtualScheduler.enabled
-            replica = self._replica()
             if replica is not None:
                 await replicas.share_pki(host, c.host_namespace, c.name, data_dir / "pki", owner)
             spec = ControlPlaneSpec(
@@ -370,7 +379,9 @@ class VCluster:
             sync=c.config.sync,
             pod_security=c.config.policies.podSecurityStandard,
             virtual_scheduler=c.config.controlPlane.advanced.virtualScheduler.enabled,
+            prefetched=self.prefetched,
         )
+        self.prefetched = None
         self.kubelet = kubelet = KubeletEndpoint(
             address=self.kubelet_ip,
             pki=self.control_plane.pki,
@@ -386,7 +397,8 @@ class VCluster:
         ctx.owned(PODS).add_handler(
             lambda event, pod: door.quiet(
                 pod["metadata"]["uid"], None if event == "DELETED" else coredns.host_ip(pod)
-            )
+            ),
+            replay=True,
         )
         self.webhook = webhook = AdmissionWebhook(
             self.control_plane.pki, c.data_dir / "webhook-port"

@@ -1,15 +1,40 @@
 """What every kind needs to know about the vcluster it works for, and where it reads."""
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Protocol
 
 from subkube.config.model import Sync
 from subkube.kube.cache import InformerCache
 from subkube.kube.informer import Informer
 from subkube.kube.resource import Resource
-from subkube.kube.rest import Kube
+from subkube.kube.rest import Kube, Obj
 from subkube.syncer import names
+
+# The index of host copies by the virtual object they were made from ("namespace/name"):
+# every key to look at, at start and on resync, without decoding each cached copy.
+BY_VIRTUAL = "virtual"
+
+
+def by_virtual(hobj: Obj) -> list[str]:
+    key = names.virtual_key(hobj)
+    return [] if key is None else ["/".join(key)]
+
+
+def owned_informer(
+    cache: InformerCache, resource: Resource, *, host_namespace: str, vcluster: str
+) -> Informer:
+    """The shared informer of VCLUSTER's host objects of RESOURCE (namespaced)."""
+    informer = cache.informer(
+        "host",
+        resource,
+        namespace=host_namespace,
+        label_selector=f"{names.LABEL_MANAGED_BY}={vcluster}",
+    )
+    # Declared here, before it lists, not by each kind later: a late index decodes every
+    # cached copy once more.
+    informer.add_index(BY_VIRTUAL, by_virtual)
+    return informer
 
 
 class Kubelets(Protocol):
@@ -44,10 +69,14 @@ class SyncContext:
     # Virtual objects that make the ConfigMaps and Secrets they name sync: (resource, what
     # an object names as "plural/namespace/name"), of every enabled kind that names any.
     referrers: list[tuple[Resource, Callable[[Any], list[str]]]] = field(default_factory=list)
+    # A cache whose host informers started before the virtual API served (list_host_copies):
+    # the syncer's cache goes on from it.
+    prefetched: InitVar[InformerCache | None] = None
     cache: InformerCache = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.cache = InformerCache({"virtual": self.virtual, "host": self.host})
+    def __post_init__(self, prefetched: InformerCache | None) -> None:
+        self.cache = prefetched or InformerCache({})
+        self.cache.clusters.update(virtual=self.virtual, host=self.host)
 
     @property
     def api_service_ip(self) -> str:
@@ -60,12 +89,8 @@ class SyncContext:
     def host_name(self, name: str, namespace: str) -> str:
         return names.host_name(name, namespace, self.vcluster)
 
-    @property
-    def managed_selector(self) -> str:
-        return f"{names.LABEL_MANAGED_BY}={self.vcluster}"
-
     def owned(self, resource: Resource) -> Informer:
         """The shared informer of this vcluster's host objects of RESOURCE."""
-        return self.cache.informer(
-            "host", resource, namespace=self.host_namespace, label_selector=self.managed_selector
+        return owned_informer(
+            self.cache, resource, host_namespace=self.host_namespace, vcluster=self.vcluster
         )

@@ -4,8 +4,10 @@ The keys we set last time are recorded in an annotation on the host object; a ke
 before but no longer want is removed, a key someone else added is left alone.
 """
 
-import json
+from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 from subkube.syncer.names import DOMAIN
 
@@ -15,8 +17,8 @@ MANAGED_ANNOTATIONS = f"{DOMAIN}/managed-annotations"
 
 def _recorded(annotations: dict[str, str], record: str) -> set[str]:
     try:
-        keys = json.loads(annotations.get(record, "[]"))
-    except ValueError:
+        keys = orjson.loads(annotations.get(record, "[]"))
+    except orjson.JSONDecodeError:
         return set()
     return set(keys) if isinstance(keys, list) else set()
 
@@ -31,8 +33,9 @@ def merge_map(
     return out
 
 
-def record(keys: set[str] | list[str]) -> str:
-    return json.dumps(sorted(keys), separators=(",", ":"))
+def record(keys: Iterable[str]) -> str:
+    # Label and annotation keys are ASCII: the same text as json.dumps's compact form.
+    return orjson.dumps(sorted(keys)).decode()
 
 
 def merged_metadata(

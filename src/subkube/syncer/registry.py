@@ -326,9 +326,11 @@ def enabled(sync: Sync) -> list[Declared]:
     return [k for k in KINDS if all(flag_on(sync, f) for f in k.flags)]
 
 
-def to_host_resources() -> list[Resource]:
-    """What a vcluster can own on the host, by kind (describe's counts, cleanup checks)."""
-    return [r for k in KINDS if (r := k.to_host_resource) is not None]
+def to_host_resources(sync: Sync | None = None) -> list[Resource]:
+    """What a vcluster can own on the host, by kind (describe's counts, cleanup checks);
+    with SYNC, what it copies there with that config."""
+    kinds = KINDS if sync is None else enabled(sync)
+    return [r for k in kinds if (r := k.to_host_resource) is not None]
 
 
 def supported(direction: str) -> set[str]:

@@ -15,24 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from subkube.kube.copying import json_copy
 from subkube.kube.informer import Informer, Key
 from subkube.kube.resource import EVENTS, Resource, key_of
 from subkube.kube.rest import ApiError, Obj
 from subkube.log import kv
 from subkube.syncer import clusterscoped, engine, merge, names, refusal
+from subkube.syncer.context import BY_VIRTUAL, by_virtual
 
 log = logging.getLogger(__name__)
-
-# The index of host copies by the virtual object they were made from ("namespace/name"):
-# every key to look at, at start and on resync, without decoding each cached copy.
-BY_VIRTUAL = "virtual"
-
-
-def _by_virtual(hobj: Obj) -> list[str]:
-    key = names.virtual_key(hobj)
-    return [] if key is None else ["/".join(key)]
-
 
 # How long a host object made at admission waits for its virtual object before it is taken
 # for the leftover of a create the virtual API server refused after admission.
@@ -220,7 +210,7 @@ class ToHost(engine.Kind):
                     vcluster=self.ctx.vcluster, host_namespace=self.ctx.host_namespace
                 ),
             )
-        self.host.add_index(BY_VIRTUAL, _by_virtual)
+        self.host.add_index(BY_VIRTUAL, by_virtual)
         self.virtual.add_handler(lambda _t, obj: self._enqueue_virtual(obj))
         self.host.add_handler(lambda _t, obj: self._enqueue_host(obj))
         return [self.virtual, self.host]
@@ -286,7 +276,7 @@ class ToHost(engine.Kind):
             self.requeue_after(key, 0.2)
             return
 
-        desired = self.to_host(json_copy(vobj))
+        desired = self.to_host(vobj)
         if hobj is None:
             if await self.host_missing(vobj) or await self.refuse(vobj) or self.waiting(vobj):
                 return

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer.names import host_metadata
 
 
@@ -17,5 +18,5 @@ def to_host(
     }
     for f in ("data", "binaryData", "immutable"):
         if f in vobj:
-            out[f] = vobj[f]
+            out[f] = json_copy(vobj[f])
     return out

@@ -14,19 +14,12 @@ counts: phase, deletion); the many other changes of a pod (status) touch no budg
 
 import datetime as dt
 
-from subkube.kube.informer import Informer, Key
+from subkube.kube.informer import BY_NAMESPACE, Informer, Key, namespace_of
 from subkube.kube.resource import PDBS, PODS, Resource
 from subkube.kube.rest import Obj
 from subkube.syncer import merge
 from subkube.syncer.resources.poddisruptionbudgets import translate
 from subkube.syncer.tohost import ToHost
-
-# Index of the virtual pods and budgets by namespace: a budget reads its namespace's pods.
-BY_NAMESPACE = "namespace"
-
-
-def _namespace(obj: Obj) -> list[str]:
-    return [obj.get("metadata", {}).get("namespace", "")]
 
 
 class PodDisruptionBudgets(ToHost):
@@ -36,9 +29,10 @@ class PodDisruptionBudgets(ToHost):
 
     def watch(self) -> list[Informer]:
         informers = super().watch()
-        self.virtual.add_index(BY_NAMESPACE, _namespace)
+        # A budget reads its namespace's pods.
+        self.virtual.add_index(BY_NAMESPACE, namespace_of)
         self.pods = self.ctx.cache.informer("virtual", PODS)
-        self.pods.add_index(BY_NAMESPACE, _namespace)
+        self.pods.add_index(BY_NAMESPACE, namespace_of)
         # What a budget reads of each virtual pod, to tell the changes that matter to one.
         self._pod_marks: dict[Key, tuple[bool, frozenset[tuple[str, str]]]] = {}
         self.pods.add_handler(self._pod_changed)
@@ -58,7 +52,7 @@ class PodDisruptionBudgets(ToHost):
             self._pod_marks[key] = mark
             if event == "MODIFIED" and mark == before:
                 return
-        for pdb in self.virtual.by_index(BY_NAMESPACE, key[0]):
+        for pdb in self.virtual.in_namespace(key[0]):
             self._enqueue_virtual(pdb)
 
     def to_host(self, vobj: Obj) -> Obj:
@@ -67,11 +61,11 @@ class PodDisruptionBudgets(ToHost):
             vcluster=self.ctx.vcluster,
             host_namespace=self.ctx.host_namespace,
             owner=self.ctx.owner_reference,
-            pods=self.pods.by_index(BY_NAMESPACE, vobj["metadata"]["namespace"]),
+            pods=self.pods.in_namespace(vobj["metadata"]["namespace"]),
         )
 
     def virtual_update(self, vobj: Obj, hobj: Obj) -> Obj | None:
-        pods = self.pods.by_index(BY_NAMESPACE, vobj["metadata"]["namespace"])
+        pods = self.pods.in_namespace(vobj["metadata"]["namespace"])
         return translate.status_to_virtual(
             vobj,
             hobj,

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 
-from subkube.kube.informer import Informer
+from subkube.kube.informer import BY_NAMESPACE, Informer, namespace_of
 from subkube.kube.resource import (
     PODS,
     RUNTIMECLASSES,
@@ -55,6 +55,7 @@ class Pods(ToHost):
         cache, ctx = self.ctx.cache, self.ctx
         # Service links name the Services of the pod's namespace.
         self.services = cache.informer("virtual", SERVICES)
+        self.services.add_index(BY_NAMESPACE, namespace_of)
         # Token Secrets carry our managed-by label: the Secrets kind reads the same.
         self.host_secrets = ctx.owned(SECRETS)
         informers = [*super().watch(), self.services, self.host_secrets]
@@ -135,7 +136,7 @@ class Pods(ToHost):
         return self.host_secrets.get(self.ctx.host_namespace, name)
 
     def pod_context(self, namespace: str) -> translate.PodContext:
-        services = [s for s in self.services.items() if s["metadata"].get("namespace") == namespace]
+        services = self.services.in_namespace(namespace)
         sync = self.ctx.sync
         nodes = sync.fromHost.nodes
         runtime_names, runtime_scheduling = (

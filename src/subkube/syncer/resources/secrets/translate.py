@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from subkube.kube.copying import json_copy
 from subkube.syncer.names import host_metadata
 
 # Service-account token Secrets are minted by the virtual API server for virtual identities;
@@ -22,5 +23,5 @@ def to_host(
     }
     for f in ("data", "stringData", "immutable"):
         if f in vobj:
-            out[f] = vobj[f]
+            out[f] = json_copy(vobj[f])
     return out
