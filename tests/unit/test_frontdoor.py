@@ -21,7 +21,9 @@ import pytest
 from subkube.daemonize import pid_alive
 from subkube.frontdoor import asleep, clock, policy
 from subkube.frontdoor.proxy import FrontDoor
+from subkube.kube.memory import Selector
 from subkube.syncer.dns import coredns
+from subkube.syncer.resources.pods import translate as pods
 
 UTC = dt.UTC
 
@@ -176,6 +178,36 @@ def test_dns_pods_of_the_vcluster_are_its_own_clients() -> None:
     assert coredns.host_ip(pod) == "10.244.0.9"
     pod["metadata"]["labels"]["subkube.io/namespace"] = "default"
     assert coredns.host_ip(pod) is None, "a tenant's look-alike in another namespace"
+
+
+def test_the_runner_watches_exactly_the_host_copies_of_its_dns_pods() -> None:
+    """The front door learns of them through a host watch of its own (coredns.host_selector)."""
+    (deployment,) = [o for p, o in coredns.manifests() if p == "deployments"]
+    template = deployment["spec"]["template"]
+    vpod = {
+        "metadata": {**template["metadata"], "name": "coredns-1", "namespace": "kube-system"},
+        "spec": template["spec"],
+    }
+    host = pods.to_host(vpod, pods_ctx())
+    host["status"] = {"podIP": "10.244.0.9"}
+    selector = Selector.parse(coredns.host_selector("vc1"))
+    assert selector.matches(host)
+    assert coredns.host_ip(host) == "10.244.0.9"
+    other = pods.to_host(vpod, pods_ctx(vcluster="vc2"))
+    assert not selector.matches(other), "another vcluster's DNS pods in the same namespace"
+    vpod["metadata"]["namespace"] = "default"
+    assert not selector.matches(pods.to_host(vpod, pods_ctx())), "a tenant's look-alike"
+
+
+def pods_ctx(vcluster: str = "vc1") -> pods.PodContext:
+    return pods.PodContext(
+        vcluster=vcluster,
+        host_namespace="team-a",
+        owner=None,
+        api_service_ip="10.96.0.10",
+        dns_service_ip="10.96.0.53",
+        workload_service_account="w",
+    )
 
 
 def at(text: str) -> dt.datetime:

@@ -50,13 +50,3 @@ def test_an_index_follows_each_put_and_drop_without_reading_the_old_object() -> 
     assert inf.keys_by_index("phase", "Running") == [("ns", "p")]
     inf._drop(("ns", "p"))
     assert inf.index_values("phase") == []
-
-
-def test_a_handler_added_late_is_told_of_what_is_cached_when_it_asks() -> None:
-    inf = informer()
-    inf.cache[("ns", "p")] = pod("5", "Running")
-    told: list[tuple[str, str]] = []
-    inf.add_handler(lambda event, obj: told.append((event, obj["metadata"]["name"])))
-    assert told == [], "without replay, only changes from now on"
-    inf.add_handler(lambda event, obj: told.append((event, obj["metadata"]["name"])), replay=True)
-    assert told == [("ADDED", "p")]

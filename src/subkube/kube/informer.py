@@ -75,14 +75,8 @@ class Informer:
         self.relists = 0
         self._task: asyncio.Task[None] | None = None
 
-    def add_handler(self, handler: Handler, *, replay: bool = False) -> None:
-        """REPLAY: HANDLER is told of every object cached already, as ADDED (client-go's
-        handlers added late): for a reader that keeps state of its own, on an informer
-        that may have listed before it came."""
+    def add_handler(self, handler: Handler) -> None:
         self.handlers.append(handler)
-        if replay:
-            for obj in self.cache.values():
-                handler("ADDED", obj)
 
     def get(self, namespace: str, name: str) -> Obj | None:
         return self.cache.get((namespace, name))

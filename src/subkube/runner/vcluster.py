@@ -23,6 +23,7 @@ from subkube.errors import SubkubeError
 from subkube.frontdoor.proxy import FrontDoor
 from subkube.kube.cache import InformerCache
 from subkube.kube.client import connect
+from subkube.kube.informer import Informer
 from subkube.kube.resource import BY_PLURAL, PODS
 from subkube.kube.rest import Kube, Obj
 from subkube.log import kv
@@ -206,6 +207,23 @@ class VCluster:
                     host, c.config.sync, host_namespace=c.host_namespace, vcluster=c.name
                 )
                 self.stack.push_async_callback(self.prefetched.stop)
+            # The vcluster's DNS pods talk to its API as any client, but for subkube: the
+            # door must not take that for a tenant's activity. A watch of its own, of those
+            # pods only, on every replica: the syncer's cache of every pod may come later.
+            dns_pods = Informer(
+                host,
+                PODS,
+                namespace=c.host_namespace,
+                label_selector=coredns.host_selector(c.name),
+                name="dns-pods",
+            )
+            dns_pods.add_handler(
+                lambda event, pod: door.quiet(
+                    pod["metadata"]["uid"], None if event == "DELETED" else coredns.host_ip(pod)
+                )
+            )
+            dns_pods.start()
+            self.stack.push_async_callback(dns_pods.stop)
             self.watching_host = watching = asyncio.create_task(
                 hostwatch.lost(
                     host, c.host_namespace, c.name, c.config.controlPlane.advanced.host_grace
@@ -366,8 +384,7 @@ class VCluster:
         webhook is registered."""
         c = self.config
         assert self.control_plane is not None
-        assert self.frontdoor is not None
-        door, stack = self.frontdoor, self.lead_stack
+        stack = self.lead_stack
         ctx = SyncContext(
             vcluster=c.name,
             host_namespace=c.host_namespace,
@@ -394,12 +411,6 @@ class VCluster:
         ctx.kubelets = kubelet
         self.syncer = Manager(ctx)
         kubelet.serve_pods(ctx.owned(PODS))
-        ctx.owned(PODS).add_handler(
-            lambda event, pod: door.quiet(
-                pod["metadata"]["uid"], None if event == "DELETED" else coredns.host_ip(pod)
-            ),
-            replay=True,
-        )
         self.webhook = webhook = AdmissionWebhook(
             self.control_plane.pki, c.data_dir / "webhook-port"
         )

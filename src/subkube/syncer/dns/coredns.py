@@ -3,7 +3,7 @@ for their virtual Services on a real host."""
 
 from typing import Any
 
-from subkube.syncer.names import LABEL_NAMESPACE
+from subkube.syncer.names import LABEL_NAMESPACE, host_labels
 
 Obj = dict[str, Any]
 
@@ -11,6 +11,12 @@ NAMESPACE = "kube-system"
 SERVICE = "kube-dns"
 IMAGE = "coredns/coredns:1.12.1"
 LABELS = {"k8s-app": "kube-dns"}
+
+
+def host_selector(vcluster: str) -> str:
+    """The label selector of VCLUSTER's DNS pods on the host (see host_ip)."""
+    labels = host_labels(LABELS, vcluster=vcluster, namespace=NAMESPACE)
+    return ",".join(f"{k}={v}" for k, v in labels.items())
 
 
 def host_ip(host_pod: Obj) -> str | None:
