@@ -207,23 +207,7 @@ class VCluster:
                     host, c.config.sync, host_namespace=c.host_namespace, vcluster=c.name
                 )
                 self.stack.push_async_callback(self.prefetched.stop)
-            # The vcluster's DNS pods talk to its API as any client, but for subkube: the
-            # door must not take that for a tenant's activity. A watch of its own, of those
-            # pods only, on every replica: the syncer's cache of every pod may come later.
-            dns_pods = Informer(
-                host,
-                PODS,
-                namespace=c.host_namespace,
-                label_selector=coredns.host_selector(c.name),
-                name="dns-pods",
-            )
-            dns_pods.add_handler(
-                lambda event, pod: door.quiet(
-                    pod["metadata"]["uid"], None if event == "DELETED" else coredns.host_ip(pod)
-                )
-            )
-            dns_pods.start()
-            self.stack.push_async_callback(dns_pods.stop)
+            self._follow_dns_pods(door)
             self.watching_host = watching = asyncio.create_task(
                 hostwatch.lost(
                     host, c.host_namespace, c.name, c.config.controlPlane.advanced.host_grace
@@ -339,6 +323,26 @@ class VCluster:
         """Return, once it is so, why this vcluster has no host left (hostwatch)."""
         assert self.watching_host is not None, "start() first"
         return await self.watching_host
+
+    def _follow_dns_pods(self, door: FrontDoor) -> None:
+        """The vcluster's DNS pods talk to its API as any client, but for subkube: DOOR must
+        not take that for a tenant's activity. A watch of those pods only, on every replica,
+        since the syncer's cache of every host pod may list before anyone could follow it."""
+        c = self.config
+        pods = Informer(
+            self.host,
+            PODS,
+            namespace=c.host_namespace,
+            label_selector=coredns.host_selector(c.name),
+            name="dns-pods",
+        )
+        pods.add_handler(
+            lambda event, pod: door.quiet(
+                pod["metadata"]["uid"], None if event == "DELETED" else coredns.host_ip(pod)
+            )
+        )
+        pods.start()
+        self.stack.push_async_callback(pods.stop)
 
     def _replica(self) -> Replica | None:
         """Who this pod is among the replicas, when there are several."""

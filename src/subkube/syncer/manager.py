@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 def list_host_copies(
     host: Kube, sync: Sync, *, host_namespace: str, vcluster: str
 ) -> InformerCache:
-    """A cache whose informers of VCLUSTER's host copies (of the kinds SYNC enables) list
-    now: a runner starts them while its control plane starts, which a restart at 10,000
-    pods takes seconds for, and hands the cache to the syncer (SyncContext.prefetched)."""
+    """A cache with the informers of VCLUSTER's host copies started, for every namespaced
+    kind SYNC copies to the host. A runner lists them while its control plane starts, and
+    hands the cache to the syncer (SyncContext.prefetched): at 10,000 pods, the host's list
+    takes seconds."""
     cache = InformerCache({"host": host})
     for res in registry.to_host_resources(sync):
         if res.namespaced:
