@@ -68,7 +68,9 @@ async def test_informer_sees_changes_and_survives_watch_restarts(kube: Kube) -> 
     inf.start()
     try:
         await asyncio.wait_for(inf.synced.wait(), 10)
-        assert ("ADDED", "before") in events
+        # The first list comes from the watch cache, which may be a moment behind the
+        # create: then the watch from that list brings it.
+        await wait_for_event(events, ("ADDED", "before"))
         await kube.create(CONFIGMAPS, {"metadata": {"name": "x", "namespace": "inf"}})
         await wait_for_event(events, ("ADDED", "x"))
         await asyncio.sleep(1.5)  # the server ends the 1 s watch; the informer re-watches
